@@ -1,0 +1,1 @@
+"""Rendering verdicts for people: terminal tables now, Markdown reports to follow."""
