@@ -7,6 +7,7 @@ Everything here is immutable: a reader builds a `History`, the analysis turns it
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -143,3 +144,71 @@ class Judgment:
             return ()
         top = max(s.severity for s in self.signals)
         return tuple(s for s in self.signals if s.severity == top)
+
+
+class StopKind(enum.Enum):
+    """How a run is stopped: which handle the watch list gave for it."""
+
+    PID = "pid"
+    PGID = "pgid"
+    SLURM = "slurm"
+    TMUX = "tmux"
+    SCREEN = "screen"
+
+
+# Session names reach remote shells: only these characters are ever accepted.
+SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+@dataclass(frozen=True)
+class StopTarget:
+    """A validated handle on a training process: numbers are numbers, names are plain."""
+
+    kind: StopKind
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.kind in (StopKind.TMUX, StopKind.SCREEN):
+            if not SESSION_NAME.fullmatch(self.value):
+                raise ValueError(f"{self.kind.value} session name must match [A-Za-z0-9_.-]+")
+        elif not (self.value.isascii() and self.value.isdigit() and 0 < int(self.value) < 2**31):
+            raise ValueError(f"{self.kind.value} must be a positive whole number")
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.value}"
+
+
+class StopOutcome(enum.Enum):
+    """Where a stop stands."""
+
+    IN_PROGRESS = "in progress"  # signals sent, the process had not exited yet
+    STOPPED = "stopped"  # the process exited after our signals
+    ALREADY_GONE = "already gone"  # nothing to signal: it had exited before
+    REFUSED = "refused"  # the PID now belongs to another process: not signalled
+    DRY_RUN = "would stop"  # actions.stop is false
+    FAILED = "failed"  # could not signal or could not verify
+
+
+@dataclass(frozen=True)
+class StopStep:
+    """One action of a stop (a signal sent, an exit seen), with its time (epoch seconds)."""
+
+    action: str
+    at: float
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """The evidence of a stop; saved before every signal so a crash never signals twice."""
+
+    target: StopTarget
+    requested_at: float
+    by: str  # "rule", "reviewer" or "@login"
+    reason: str
+    steps: tuple[StopStep, ...] = ()
+    outcome: StopOutcome = StopOutcome.IN_PROGRESS
+    detail: str = ""
+
+    def sent(self, action: str) -> bool:
+        """Whether `action` (e.g. "SIGINT") was already recorded."""
+        return any(s.action == action for s in self.steps)
