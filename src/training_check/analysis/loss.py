@@ -44,9 +44,10 @@ def loss_signals(loss: Series, name: str, th: Thresholds) -> list[Signal]:
         signal = rule(levels, name, th)
         if signal is not None:
             signals.append(signal)
-    signal = spike(steps, values, name, th)
-    if signal is not None:
-        signals.append(signal)
+    if not any(s.name in ("spike", "rising", "diverging") for s in signals):
+        signal = spike(steps, values, name, th)
+        if signal is not None:
+            signals.append(signal)
     return signals
 
 
@@ -132,14 +133,16 @@ def plateau(lv: Levels, name: str, th: Thresholds) -> Signal | None:
 
 
 def spike(steps: StepArray, values: ValueArray, name: str, th: Thresholds) -> Signal | None:
-    """Note the largest recent spike; unsure while the newest point is itself a spike."""
-    recent = steps >= steps[-1] - 1000
+    """Note the largest recent spike; unsure while the newest point is itself a spike.
+
+    The first tenth of the run is left out: its fast early descent is not noise.
+    """
+    recent = (steps >= steps[-1] - 1000) & (steps >= steps[0] + (steps[-1] - steps[0]) // 10)
     tail_steps, tail = steps[recent], values[recent]
     if tail.size < 5:
         return None
     size = max(5, block_size(tail_steps, th.level_steps) | 1)
-    pad = size // 2
-    padded = np.pad(tail, pad, mode="edge")
+    padded = np.pad(tail, size // 2, mode="edge")
     local = np.median(np.lib.stride_tricks.sliding_window_view(padded, size), axis=1)
     sigma = max(noise_sigma(tail), 1e-3 * float(np.median(np.abs(tail))))
     excess = (tail - local) / sigma if sigma > 0 else np.zeros_like(tail)
@@ -149,8 +152,10 @@ def spike(steps: StepArray, values: ValueArray, name: str, th: Thresholds) -> Si
     at, value = int(tail_steps[worst]), float(tail[worst])
     numbers = {"step": float(at), "value": value, "factor": float(excess[worst])}
     head = (
-        f"`{name}` spiked to {fmt(value)} at step {fmt_step(at)} ({excess[worst]:.0f}× its normal variation)"
+        f"`{name}` spiked to {fmt(value)} at step {fmt_step(at)} "
+        f"({excess[worst]:.0f}× its normal variation)"
     )
     if worst >= tail.size - 2:
         return Signal("spike", Severity.UNSURE, f"{head}, at the newest values", numbers)
-    return Signal("spike", Severity.NOTE, f"{head}; back to {fmt(float(local[-1]))} since", numbers)
+    now = float(np.median(tail[-size:]))
+    return Signal("spike", Severity.NOTE, f"{head}; at {fmt(now)} now", numbers)
