@@ -2,18 +2,21 @@
 
     python trainer_sleeper.py DIR [--ignore-int] [--ignore-term] [--child] [--checkpoint-seconds S]
 
-It writes DIR/ready once its signal handlers are installed (tests wait for it: a SIGINT
-before that would hit Python's default handler), then computes and appends a line to
-DIR/train.log every 0.05 s. SIGINT: appends a line to DIR/SIGINT.count, creates
-DIR/got_SIGINT and, unless --ignore-int, "saves a checkpoint" (DIR/checkpoint, after
-S seconds) and exits 0. SIGTERM: creates DIR/got_SIGTERM and exits 143 unless
---ignore-term. --child starts a second sleeper in DIR/child (ignoring both signals, so
-only SIGKILL ends it) in the same process group, its pid in DIR/child.pid.
+It writes its pid to DIR/pid and creates DIR/ready once its signal handlers are installed
+(tests wait for it: a SIGINT before that would hit Python's default handler), then
+computes and appends a line to DIR/train.log every 0.05 s.
+
+SIGINT: appends a line to DIR/SIGINT.count, creates DIR/got_SIGINT and, unless
+--ignore-int, "saves a checkpoint" (DIR/checkpoint, after S seconds) and exits 0.
+SIGTERM: creates DIR/got_SIGTERM and exits 143 unless --ignore-term. --child starts a
+second sleeper in DIR/child (ignoring both signals, so only SIGKILL ends it) in the same
+process group, its pid in DIR/child.pid.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -79,6 +82,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, trainer.on_sigterm)
     if args.child:
         start_child(args.folder)
+    (args.folder / "pid").write_text(f"{os.getpid()}\n")
     (args.folder / "ready").touch()
     trainer.run()
     time.sleep(args.checkpoint_seconds)  # "saving the checkpoint"

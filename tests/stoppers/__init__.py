@@ -1,0 +1,1 @@
+"""Tests of the stoppers, on real processes, sessions and stand-in SLURM commands."""
