@@ -45,7 +45,11 @@ def eval_signals(series: Series, name: str, baseline: Baseline | None, th: Thres
 
 
 def rising(series: Series, name: str, sign: float, th: Thresholds) -> Signal | None:
-    """Unsure when the last evaluations all stand well off the metric's own best."""
+    """The last evaluations all stand well off the metric's own best: overfitting?
+
+    Unsure only while they keep getting worse; evals that bounce around after a spike
+    in the training loss are only noted.
+    """
     n = th.eval_sustain
     if series.values.size <= n:
         return None
@@ -58,7 +62,10 @@ def rising(series: Series, name: str, sign: float, th: Thresholds) -> Signal | N
         f"`{name}` has been worse than its best {fmt(best)} for the last {n} evaluations "
         f"(now {fmt(float(last[-1]))}, {100 * worse[-1]:+.0f}%)"
     )
-    return Signal("eval-rising", Severity.UNSURE, detail, {"best": best, "latest": float(last[-1])})
+    numbers = {"best": best, "latest": float(last[-1])}
+    if bool(np.all(np.diff(sign * last) >= 0)):
+        return Signal("eval-rising", Severity.UNSURE, f"{detail} and keeps getting worse", numbers)
+    return Signal("eval-rising", Severity.NOTE, detail, numbers)
 
 
 def against_baseline(

@@ -106,7 +106,11 @@ def rise(lv: Levels, name: str, th: Thresholds) -> Signal | None:
     if latest - lv.best < (1.0 - th.recovery_fraction) * (peak - lv.best):
         detail = f"{rose}, but is coming back down from {fmt(peak)}"
         return Signal("spike", Severity.UNSURE, detail, numbers)
-    sustained = duration >= th.diverge_min_steps and stretch.size >= th.diverge_min_levels
+    # A run that already rose this high since its best and came back is volatile: a rise
+    # must last twice as long before it counts as divergence.
+    earlier = lv.values[(lv.ends > lv.best_step) & (lv.ends < since)] > lv.limit
+    patience = 2 if earlier.any() else 1
+    sustained = duration >= patience * th.diverge_min_steps and stretch.size >= patience * th.diverge_min_levels
     if sustained:
         return Signal("diverging", Severity.BAD, f"{rose} ({fmt_step(duration)} steps)", numbers)
     return Signal("rising", Severity.UNSURE, f"{rose}; too short to call yet", numbers)
