@@ -170,7 +170,9 @@ class StopTarget:
     def __post_init__(self) -> None:
         if self.kind in (StopKind.TMUX, StopKind.SCREEN):
             if not SESSION_NAME.fullmatch(self.value):
-                raise ValueError(f"{self.kind.value} session name must match [A-Za-z0-9_.-]+ and not start with '-'")
+                raise ValueError(
+                    f"{self.kind.value} session name must match [A-Za-z0-9_.-]+ and not start with '-'"
+                )
         elif not (self.value.isascii() and self.value.isdigit() and 0 < int(self.value) < 2**31):
             raise ValueError(f"{self.kind.value} must be a positive whole number")
 

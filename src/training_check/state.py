@@ -54,6 +54,12 @@ class RunState:
     last_verdict: Verdict | None = None
     last_reason: str | None = None  # the top reason of the last judgment, for the dashboard
     last_loss: float | None = None  # may be NaN or inf: a diverged run is worth showing
+    last_checked: float | None = None
+    snoozed_by: str | None = None
+    review_times: tuple[float, ...] = ()  # the last day's reviews, for the daily budget
+    last_trend: str | None = None  # the loss sparkline of the last check, for the dashboard
+    last_vs_baseline: str | None = None
+    last_error: str | None = None  # why the last check could not read the run
 
     def with_verdict(self, verdict: Verdict, reason: str | None) -> RunState:
         """This state after a judgment: the verdict remembered, the oldest ones forgotten."""
@@ -130,6 +136,7 @@ _ENCODE: dict[str, Callable[[Any], Any]] = {
     "last_verdict": lambda v: v.value,
     "stop": _stop_out,
     "last_loss": _loss_out,
+    "review_times": list,
 }
 
 
@@ -291,6 +298,12 @@ _DECODE: dict[str, Callable[[object, str], Any]] = {
     "last_verdict": lambda value, where: None if value is None else _enum_in(Verdict, value, where),
     "last_reason": _decoder(str, True),
     "last_loss": _loss_in,
+    "last_checked": _decoder(float, True),
+    "snoozed_by": _decoder(str, True),
+    "last_trend": _decoder(str, True),
+    "last_vs_baseline": _decoder(str, True),
+    "last_error": _decoder(str, True),
+    "review_times": lambda value, where: tuple(_typed(t, float, where) for t in _typed(value, list, where)),
 }
 
 

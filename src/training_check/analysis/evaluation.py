@@ -44,6 +44,11 @@ def eval_signals(series: Series, name: str, baseline: Baseline | None, th: Thres
     return [s for s in signals if s is not None]
 
 
+def change(worse: float) -> str:
+    """A relative change for people: a percentage, or a factor when it is huge."""
+    return f"{100 * worse:+.0f}%" if abs(worse) < 10 else f"{1 + worse:.3g}× its best"
+
+
 def rising(series: Series, name: str, sign: float, th: Thresholds) -> Signal | None:
     """The last evaluations all stand well off the metric's own best: overfitting?
 
@@ -60,7 +65,7 @@ def rising(series: Series, name: str, sign: float, th: Thresholds) -> Signal | N
         return None
     detail = (
         f"`{name}` has been worse than its best {fmt(best)} for the last {n} evaluations "
-        f"(now {fmt(float(last[-1]))}, {100 * worse[-1]:+.0f}%)"
+        f"(now {fmt(float(last[-1]))}, {change(float(worse[-1]))})"
     )
     numbers = {"best": best, "latest": float(last[-1])}
     if bool(np.all(np.diff(sign * last) >= 0)):

@@ -110,7 +110,9 @@ def rise(lv: Levels, name: str, th: Thresholds) -> Signal | None:
     # must last twice as long before it counts as divergence.
     earlier = lv.values[(lv.ends > lv.best_step) & (lv.ends < since)] > lv.limit
     patience = 2 if earlier.any() else 1
-    sustained = duration >= patience * th.diverge_min_steps and stretch.size >= patience * th.diverge_min_levels
+    sustained = (
+        duration >= patience * th.diverge_min_steps and stretch.size >= patience * th.diverge_min_levels
+    )
     if sustained:
         return Signal("diverging", Severity.BAD, f"{rose} ({fmt_step(duration)} steps)", numbers)
     return Signal("rising", Severity.UNSURE, f"{rose}; too short to call yet", numbers)
@@ -156,8 +158,7 @@ def spike(steps: StepArray, values: ValueArray, name: str, th: Thresholds) -> Si
     at, value = int(tail_steps[worst]), float(tail[worst])
     numbers = {"step": float(at), "value": value, "factor": float(excess[worst])}
     head = (
-        f"`{name}` spiked to {fmt(value)} at step {fmt_step(at)} "
-        f"({excess[worst]:.0f}× its normal variation)"
+        f"`{name}` spiked to {fmt(value)} at step {fmt_step(at)} ({excess[worst]:.0f}× its normal variation)"
     )
     if worst >= tail.size - 2:
         return Signal("spike", Severity.UNSURE, f"{head}, at the newest values", numbers)

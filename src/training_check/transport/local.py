@@ -15,9 +15,7 @@ class LocalTransport:
 
     def run(self, argv: Sequence[str], timeout: float = 30.0) -> CommandResult:
         try:
-            done = subprocess.run(
-                list(argv), capture_output=True, text=True, timeout=timeout, check=False
-            )
+            done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
         except FileNotFoundError as e:
             raise TransportError(f"`{argv[0]}` is not installed on this machine") from e
         except subprocess.TimeoutExpired as e:

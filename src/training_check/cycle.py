@@ -1,0 +1,215 @@
+"""One check cycle: the only module that knows every part and wires them together.
+
+tracker -> sources -> analysis -> reviewer -> stopper -> report -> tracker. A failure while
+handling one run is reported for that run; the others are still checked, and the state
+is saved before every signal so that a crash never signals twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
+
+from .checking import Observation, observe, review, started_at
+from .clock import Clock
+from .config import Config
+from .errors import TrainingCheckError
+from .model import StopOutcome, StopRecord, Verdict
+from .report.render import render_dashboard, render_verdict
+from .report.views import RunView
+from .reporting import review_text, run_view, trend_and_baseline
+from .reviewers import Decision, Review, Reviewer
+from .schedule import is_due, reschedule
+from .state import RunState, State
+from .stoppers import stopper_for
+from .trackers import Tracker
+from .transport import Transport
+from .watchlist import WatchEntry
+
+# A run whose stop ended this way is not checked again.
+FINAL_STOPS = (StopOutcome.STOPPED, StopOutcome.ALREADY_GONE, StopOutcome.REFUSED)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything a cycle talks to, chosen by the CLI (local mode) or the Action."""
+
+    config: Config
+    tracker: Tracker
+    clock: Clock
+    reviewer: Reviewer | None
+    transport_for: Callable[[str | None], Transport]  # host name (None: this machine)
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    """What a cycle did, for the terminal, the job summary and the tests."""
+
+    state: State
+    views: tuple[RunView, ...]
+    verdicts: tuple[tuple[str, str], ...]  # (run name, markdown) posted this cycle
+    notices: tuple[str, ...]
+    dashboard: str
+    stopped: tuple[str, ...]
+    checked: tuple[str, ...]
+
+
+@dataclass
+class _Cycle:
+    """One cycle's working state; `state` is what a write-ahead save persists."""
+
+    parts: Parts
+    now: float
+    state: State
+    dashboard: str = "<!-- training-check:dashboard -->\n(cycle in progress)\n"
+    views: dict[str, RunView] = field(default_factory=dict)
+    verdicts: list[tuple[str, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    def handle(self, entry: WatchEntry, forced: bool) -> None:
+        """Check one run if it is due, act on the verdict and record what happened."""
+        run = self.state.run(entry.name)
+        if run.first_seen is None:
+            run = replace(run, first_seen=self.now)
+            self.state = self.state.with_run(entry.name, run)
+        if run.finished or (run.stop is not None and run.stop.outcome in FINAL_STOPS):
+            return
+        if run.stop is not None and run.stop.outcome in (StopOutcome.IN_PROGRESS, StopOutcome.FAILED):
+            action = self.stop(entry, None, run.stop.by, run.stop.reason)  # finish what was begun
+            self.post(entry, run_view(entry, self.state.run(entry.name), None, action, self.now))
+            return
+        if not (forced or is_due(run, self.now)):
+            return
+        self.checked.append(entry.name)
+        obs = observe(entry, self.parts.config, self.now)
+        if obs.error is None:
+            self.judged(entry, obs, run)
+            return
+        run = replace(run, last_error=obs.error, last_checked=self.now)
+        intervals = self.parts.config.schedule.intervals_minutes
+        self.state = self.state.with_run(entry.name, reschedule(run, True, self.now, intervals))
+
+    def judged(self, entry: WatchEntry, obs: Observation, run: RunState) -> None:
+        """Review, act and reschedule a run that was read and judged."""
+        assert obs.judgment is not None and obs.history is not None
+        previous_verdict = run.last_verdict
+        answer, run = review(entry, obs, run, self.parts.reviewer, self.parts.config, self.now)
+        verdict = obs.judgment.verdict
+        self.state = self.state.with_run(entry.name, self.recorded(run, obs, answer))
+        snoozed = run.snoozed_until is not None and self.now < run.snoozed_until
+        stop_by = "rule" if verdict is Verdict.BAD else None
+        if answer is not None and answer.decision is Decision.STOP:
+            stop_by = "reviewer"
+        action = _action(answer, verdict, snoozed, stop_by, entry)
+        if stop_by and not snoozed and entry.stop is not None:
+            reason = obs.judgment.reasons[0].name if obs.judgment.reasons else "judged bad"
+            action = f"{self.stop(entry, obs, stop_by, reason)} {review_text(answer)}"
+        view = run_view(entry, self.state.run(entry.name), obs, action.strip(), self.now)
+        self.views[entry.name] = view
+        first_fine = previous_verdict is None and verdict is Verdict.FINE
+        changed = verdict is not previous_verdict and not first_fine
+        if not snoozed and (changed or stop_by or (answer is not None and answer.available)):
+            self.post(entry, view)
+
+    def recorded(self, run: RunState, obs: Observation, answer: Review | None) -> RunState:
+        """The run's state after this check: verdict, schedule and dashboard figures."""
+        assert obs.judgment is not None and obs.history is not None
+        verdict = obs.judgment.verdict
+        top = obs.judgment.reasons[0].detail if obs.judgment.reasons else None
+        anomaly = verdict is Verdict.BAD or (verdict is Verdict.UNSURE and not _continue(answer))
+        intervals = self.parts.config.schedule.intervals_minutes
+        run = reschedule(run.with_verdict(verdict, top), anomaly, self.now, intervals)
+        trend, vs_base = trend_and_baseline(obs)
+        loss = obs.history.get(obs.names.loss)
+        return replace(
+            run,
+            last_step=obs.judgment.step,
+            last_loss=float(loss.values[-1]) if len(loss) else None,
+            last_checked=self.now,
+            last_trend=trend,
+            last_vs_baseline=vs_base,
+            last_error=None,
+            review_decision=answer.decision.value if answer else None,
+            review_reason=answer.reason if answer else None,
+        )
+
+    def stop(self, entry: WatchEntry, obs: Observation | None, by: str, reason: str) -> str:
+        """Stop the run through its stopper, saving the record before every signal."""
+        assert entry.stop is not None
+        run = self.state.run(entry.name)
+        config = self.parts.config
+        transport = self.parts.transport_for(entry.host)
+        grace, dry_run = config.actions.grace_seconds, not config.actions.stop
+        stopper = stopper_for(entry.stop.kind, transport, self.parts.clock, grace, dry_run)
+
+        def save(record: StopRecord) -> None:
+            current = self.state.run(entry.name)
+            self.state = self.state.with_run(entry.name, replace(current, stop=record))
+            self.parts.tracker.publish(self.dashboard, self.state)
+
+        began = started_at(obs.history if obs else None, run) or self.now
+        record = stopper.stop(entry.stop, began, run.stop, save, by, reason)
+        save(record)
+        if record.outcome in (StopOutcome.STOPPED, StopOutcome.ALREADY_GONE):
+            self.stopped.append(entry.name)
+        who = "by rule" if by == "rule" else f"by {by}"
+        if record.outcome is StopOutcome.DRY_RUN:
+            return (
+                f"Would stop {who} ({reason}), but `actions.stop` is false (dry run): nothing was signalled."
+            )
+        return f"Stop {who} ({reason}): {record.outcome.value}. {record.detail}"
+
+    def post(self, entry: WatchEntry, view: RunView) -> None:
+        """Post a verdict text where the tracker shows it."""
+        self.views[entry.name] = view
+        markdown = render_verdict(view)
+        self.parts.tracker.post_verdict(entry, markdown)
+        self.verdicts.append((entry.name, markdown))
+
+
+def run_cycle(parts: Parts, force: Collection[str] = ()) -> CycleReport:
+    """Check every due run (and those named in `force`, or all with "all"), then report."""
+    now = parts.clock.now()
+    watch = parts.tracker.read_watch_list()
+    state, notice = parts.tracker.load_state()
+    cycle = _Cycle(parts, now, state)
+    cycle.notices += [n for n in (notice, *watch.problems) if n]
+    for entry in watch.entries:
+        try:
+            cycle.handle(entry, forced="all" in force or entry.name in force)
+        except TrainingCheckError as e:  # one run's trouble never stops the others
+            cycle.notices.append(f"`{entry.name}`: {e.message}")
+    views = [
+        cycle.views.get(e.name) or run_view(e, cycle.state.run(e.name), None, "", now) for e in watch.entries
+    ]
+    dashboard = render_dashboard(views, cycle.notices, now)
+    parts.tracker.publish(dashboard, cycle.state)
+    return CycleReport(
+        cycle.state,
+        tuple(views),
+        tuple(cycle.verdicts),
+        tuple(cycle.notices),
+        dashboard,
+        tuple(cycle.stopped),
+        tuple(cycle.checked),
+    )
+
+
+def _continue(answer: Review | None) -> bool:
+    return answer is not None and answer.decision is Decision.CONTINUE
+
+
+def _action(
+    answer: Review | None, verdict: Verdict, snoozed: bool, stop_by: str | None, entry: WatchEntry
+) -> str:
+    """The "Done:" line when no stop is sent."""
+    said = review_text(answer)
+    if stop_by and snoozed:
+        return f"Not stopped: the run is snoozed. {said}"
+    if stop_by and entry.stop is None:
+        return f"Cannot stop it: the watch list gives no `stop:` handle for this run. {said}"
+    if verdict is Verdict.FINE:
+        return "Nothing to do: the run looks healthy."
+    return said or "Nothing done."
