@@ -213,7 +213,7 @@ stop_records = st.builds(
         st.builds(
             StopTarget,
             st.sampled_from([StopKind.TMUX, StopKind.SCREEN]),
-            st.from_regex(r"[A-Za-z0-9_.-]{1,20}", fullmatch=True),
+            st.from_regex(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,19}", fullmatch=True),
         ),
     ),
     requested_at=st.floats(0, 4e9),
