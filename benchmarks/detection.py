@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support.scoring import CURVES, score_corpus  # noqa: E402
+from support.scoring import CURVES, score_corpus
 
 
 def main() -> None:
@@ -32,7 +32,8 @@ def main() -> None:
         print("  MISS", problem)
     if args.verbose:
         for run in score.runs:
-            print(f"  {run.label:<9} {run.file:<48} onset={run.onset} latency={run.latency} unsure={run.unsure}")
+            where = f"onset={run.onset} latency={run.latency} unsure={run.unsure}"
+            print(f"  {run.label:<9} {run.file:<48} {where}")
 
 
 if __name__ == "__main__":

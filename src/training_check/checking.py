@@ -109,7 +109,13 @@ def review_request(entry: WatchEntry, obs: Observation) -> ReviewRequest:
 
 
 def review(
-    entry: WatchEntry, obs: Observation, run: RunState, reviewer: Reviewer | None, config: Config, now: float
+    entry: WatchEntry,
+    obs: Observation,
+    run: RunState,
+    *,
+    reviewer: Reviewer | None,
+    config: Config,
+    now: float,
 ) -> tuple[Review | None, RunState]:
     """Ask the reviewer about an unsure run, within the daily budget; others get no review."""
     if obs.judgment is None or obs.judgment.verdict is not Verdict.UNSURE:

@@ -95,7 +95,9 @@ class _Cycle:
         """Review, act and reschedule a run that was read and judged."""
         assert obs.judgment is not None and obs.history is not None
         previous_verdict = run.last_verdict
-        answer, run = review(entry, obs, run, self.parts.reviewer, self.parts.config, self.now)
+        answer, run = review(
+            entry, obs, run, reviewer=self.parts.reviewer, config=self.parts.config, now=self.now
+        )
         verdict = obs.judgment.verdict
         self.state = self.state.with_run(entry.name, self.recorded(run, obs, answer))
         snoozed = run.snoozed_until is not None and self.now < run.snoozed_until

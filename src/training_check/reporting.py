@@ -18,28 +18,30 @@ _STOPPED = (StopOutcome.STOPPED, StopOutcome.ALREADY_GONE)
 _STATUS_OF = {Verdict.FINE: Status.HEALTHY, Verdict.UNSURE: Status.UNSURE, Verdict.BAD: Status.BAD}
 
 
+def stop_status(run: RunState) -> tuple[Status, str] | None:
+    """The status of a run whose stop has begun, or None."""
+    stop = run.stop
+    if stop is None:
+        return None
+    if stop.outcome in _STOPPED:
+        return Status.STOPPED, run.last_reason or stop.reason
+    if stop.outcome is StopOutcome.DRY_RUN:
+        return Status.WOULD_STOP, run.last_reason or stop.reason
+    return Status.ERROR, f"stop {stop.outcome.value}: {stop.detail}"
+
+
 def status_of(run: RunState, now: float) -> tuple[Status, str]:
     """The dashboard status of a run and the words after its mark."""
-    stop = run.stop
-    if stop is not None and stop.outcome in _STOPPED:
-        return Status.STOPPED, run.last_reason or stop.reason
-    if stop is not None and stop.outcome is StopOutcome.DRY_RUN:
-        return Status.WOULD_STOP, run.last_reason or stop.reason
-    if stop is not None and stop.outcome in (
-        StopOutcome.REFUSED,
-        StopOutcome.FAILED,
-        StopOutcome.IN_PROGRESS,
-    ):
-        return Status.ERROR, f"stop {stop.outcome.value}: {stop.detail}"
+    stopping = stop_status(run)
+    if stopping is not None:
+        return stopping
     if run.finished:
         return Status.FINISHED, f"at step {run.last_step:,}" if run.last_step is not None else ""
     if run.snoozed_until is not None and now < run.snoozed_until:
         who = f" by {run.snoozed_by}" if run.snoozed_by else ""
         return Status.SNOOZED, f"{who} until {utc_time(run.snoozed_until)}".strip()
-    if run.last_error:
-        return Status.UNREACHABLE, run.last_error
-    if run.last_verdict is None:
-        return Status.WAITING, "not checked yet"
+    if run.last_error or run.last_verdict is None:
+        return (Status.UNREACHABLE, run.last_error) if run.last_error else (Status.WAITING, "not checked yet")
     detail = run.last_reason or ""
     if run.last_verdict is Verdict.UNSURE and run.review_decision:
         detail += f" · reviewer: {run.review_decision}"
