@@ -9,16 +9,8 @@ from hypothesis import strategies as st
 
 from training_check.errors import TrainingCheckError
 from training_check.model import StopKind, StopTarget
-from training_check.watchlist import (
-    BaselineSpec,
-    WatchEntry,
-    WatchList,
-    add_entry,
-    entry_to_dict,
-    parse_watch_list,
-    remove_entry,
-    render_watch_block,
-)
+from training_check.watchlist import BaselineSpec, WatchEntry, WatchList, parse_watch_list
+from training_check.watchlist_edit import add_entry, entry_to_dict, remove_entry, render_watch_block
 
 HEAD = "# Training runs\n\nHuman text with `code` and a list:\n\n- one\n- two\n\n"
 TAIL = "\nMore *human* text after the block.\n```python\nprint('not yaml')\n```\n"
