@@ -9,7 +9,12 @@ from pathlib import Path
 
 
 def write_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
-    """Replace the file at `path` with `text` in one step.
+    """Replace the file at `path` with `text` in one step (see `write_atomic_bytes`)."""
+    write_atomic_bytes(path, text.encode(encoding))
+
+
+def write_atomic_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the file at `path` with `data` in one step.
 
     The text goes to a temporary file in the same directory (a rename is only atomic
     within one file system), is flushed and fsynced, and then renamed over `path`. A
@@ -21,8 +26,8 @@ def write_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8
     # O_EXCL: never write through a file or link someone else put there; 0o666 lets the umask decide.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         with contextlib.suppress(FileNotFoundError):
