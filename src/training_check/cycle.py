@@ -20,7 +20,7 @@ from .report.views import RunView
 from .reporting import review_text, run_view, trend_and_baseline
 from .reviewers import Decision, Review, Reviewer
 from .schedule import is_due, reschedule
-from .state import RunState, State
+from .state import RunState, State, state_to_json
 from .stoppers import stopper_for
 from .trackers import Tracker
 from .transport import Transport
@@ -186,7 +186,9 @@ def run_cycle(parts: Parts, force: Collection[str] = ()) -> CycleReport:
     views = [
         cycle.views.get(e.name) or run_view(e, cycle.state.run(e.name), None, "", now) for e in watch.entries
     ]
-    dashboard = render_dashboard(views, cycle.notices, now)
+    # The state is hidden at the dashboard's end: leave it room within GitHub's limit.
+    reserve = len(state_to_json(cycle.state)) + 64
+    dashboard = render_dashboard(views, cycle.notices, now, reserve=reserve)
     parts.tracker.publish(dashboard, cycle.state)
     return CycleReport(
         cycle.state,

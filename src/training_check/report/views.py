@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..analysis.evaluation import higher_is_better
 from ..analysis.robust import fmt
-from ..model import Baseline, History, Judgment, MetricNames, Series
+from ..model import Baseline, History, Judgment, MetricNames, Series, Verdict
 from .charts import mermaid_chart, sparkline
+from .markdown import code, inline, shorten, utc_time
 
 
 class Status(enum.Enum):
@@ -59,6 +61,53 @@ class RunView:
     next_due: float | None
     interval_minutes: int | None
     action: str  # what was done, one or two sentences
+    total_steps: int | None = None  # the step the run ends at, when known
+
+    @property
+    def url_label(self) -> str:
+        """The text of the run's link: `entity/project/id` for a W&B run, else the run name."""
+        prefix = "https://wandb.ai/"
+        if self.url and self.url.startswith(prefix):
+            return self.url.removeprefix(prefix).replace("/runs/", "/", 1)
+        return self.name
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The verdict of this check, if the run was judged."""
+        return self.judgment.verdict if self.judgment else None
+
+
+_SAID_BY_STATUS = {
+    Status.STOPPED: "stopped",
+    Status.WOULD_STOP: "would be stopped (dry run)",
+    Status.FINISHED: "finished",
+    Status.UNREACHABLE: "unreachable",
+    Status.ERROR: "error",
+    Status.SNOOZED: "snoozed",
+}
+
+
+def headline(run: RunView, reason_limit: int = 300) -> str:
+    """The title line of a verdict (Markdown): status mark, run, what happened, main reason.
+
+    The mark is the status's, as on the dashboard (🟠 for a dry-run stop, ✅ when finished).
+    """
+    verdict = run.verdict
+    what = _SAID_BY_STATUS.get(run.status) or (verdict.value if verdict else "not judged")
+    mark = run.status.value.split(" ", 1)[0]
+    reasons = run.judgment.reasons if run.judgment else ()
+    reason = shorten(reasons[0].detail if reasons else run.status_detail, reason_limit)
+    return f"{mark} {code(shorten(run.name, 120))} {what}" + (f" — {inline(reason)}" if reason else "")
+
+
+def schedule_line(runs: Sequence[RunView]) -> str:
+    """When the next check is due and for which run (Markdown), or empty when none is."""
+    due = [r for r in runs if r.next_due is not None]
+    if not due:
+        return ""
+    first = min(due, key=lambda r: r.next_due or 0.0)
+    every = f", checked every {first.interval_minutes} min" if first.interval_minutes else ""
+    return f"Next check {utc_time(first.next_due)} UTC ({code(shorten(first.name, 120))}{every})."
 
 
 def last_finite(series: Series) -> tuple[int, float] | None:
