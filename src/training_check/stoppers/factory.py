@@ -10,9 +10,7 @@ from .sessions import SessionStopper, SlurmStopper
 from .signals import SignalStopper
 
 
-def stopper_for(
-    kind: StopKind, transport: Transport, clock: Clock, grace_seconds: float, dry_run: bool
-) -> Stopper:
+def stopper_for(kind: StopKind, transport: Transport, clock: Clock, grace_seconds: float, dry_run: bool) -> Stopper:
     """The stopper for `kind`, running its commands through `transport`."""
     if kind in (StopKind.PID, StopKind.PGID):
         return SignalStopper(transport, clock, grace_seconds, dry_run)

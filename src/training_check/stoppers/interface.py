@@ -17,7 +17,7 @@ from typing import Protocol
 from ..clock import Clock
 from ..errors import TrainingCheckError
 from ..model import StopOutcome, StopRecord, StopStep, StopTarget
-from ..transport import TransportError
+from ..transport import Transport, TransportError
 
 # Outcomes after which a stop is over: a record with one of them is never acted on again.
 FINAL: frozenset[StopOutcome] = frozenset(
@@ -217,11 +217,52 @@ class Escalation:
             if seen.state is Liveness.REPLACED:
                 return log.finish(StopOutcome.REFUSED, f"{seen.why}; nothing was sent")
             why = f" ({seen.why})" if seen.why else ""
-            return log.finish(
-                StopOutcome.ALREADY_GONE, f"{plan.noun} had already ended{why}; nothing was sent"
-            )
+            return log.finish(StopOutcome.ALREADY_GONE, f"{plan.noun} had already ended{why}; nothing was sent")
         now = self.clock.now()
         done = account((*log.record.steps, StopStep(EXITED, now)), plan)
         # Why it is gone matters only when the handle now names another process or session.
         note = f" ({seen.why})" if seen.state is Liveness.REPLACED else ""
         return log.finish(StopOutcome.STOPPED, f"{done}{note}", exited_at=now)
+
+
+class PlannedStopper:
+    """A stopper that builds a `Plan` for its target and carries it out write-ahead.
+
+    Subclasses only say how to stop their kind of target (`plan`); the waiting, the
+    saving before every action and the resuming after a crash are shared.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        clock: Clock,
+        grace_seconds: float,
+        dry_run: bool = False,
+        *,
+        start_tolerance_seconds: float = 60.0,
+        poll_seconds: float = 0.2,
+        verify_seconds: float = 5.0,
+    ) -> None:
+        self.transport = transport
+        self.grace_seconds = grace_seconds
+        # A process or session that started this much after the run began is not its trainer.
+        self.start_tolerance_seconds = start_tolerance_seconds
+        self.verify_seconds = verify_seconds
+        self._escalation = Escalation(clock, poll_seconds, dry_run)
+
+    def stop(  # noqa: PLR0917 - the project's Stopper contract is positional
+        self,
+        target: StopTarget,
+        run_started_at: float,
+        previous: StopRecord | None,
+        save: Save,
+        by: str,
+        reason: str,
+    ) -> StopRecord:
+        """Stop `target` gracefully; see `Stopper.stop` for the contract."""
+        plan = self.plan(target, run_started_at)
+        return self._escalation.carry_out(plan, target, previous, save, by=by, reason=reason)
+
+    def plan(self, target: StopTarget, run_started_at: float) -> Plan:
+        """The ladder for `target` (building it runs no command)."""
+        raise NotImplementedError

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..clock import Clock
-from ..model import StopKind, StopRecord, StopTarget
+from ..model import StopKind, StopTarget
 from ..transport import Transport
-from .interface import Escalation, Liveness, Plan, Probe, Rung, Save, StopError, clock_time
+from .interface import Liveness, Plan, PlannedStopper, Probe, Rung, StopError, clock_time
 from .processes import checked_id, children, process_info, terminal_busy
 
 CTRL_C = "\x03"  # what `stuff` types into a screen window: the Ctrl-C character itself
@@ -46,38 +46,8 @@ class _Pane:
     in_mode: bool  # in copy mode (scrolling back), where keys do not reach the program
 
 
-class SessionStopper:
+class SessionStopper(PlannedStopper):
     """Stops StopKind.TMUX and StopKind.SCREEN targets: Ctrl-C, wait, kill the session."""
-
-    def __init__(
-        self,
-        transport: Transport,
-        clock: Clock,
-        grace_seconds: float,
-        dry_run: bool = False,
-        *,
-        start_tolerance_seconds: float = 60.0,
-        poll_seconds: float = 0.2,
-        verify_seconds: float = 5.0,
-    ) -> None:
-        self.transport = transport
-        self.grace_seconds = grace_seconds
-        self.start_tolerance_seconds = start_tolerance_seconds
-        self.verify_seconds = verify_seconds
-        self._escalation = Escalation(clock, poll_seconds, dry_run)
-
-    def stop(  # noqa: PLR0917 - the project's Stopper contract is positional
-        self,
-        target: StopTarget,
-        run_started_at: float,
-        previous: StopRecord | None,
-        save: Save,
-        by: str,
-        reason: str,
-    ) -> StopRecord:
-        """Stop the session's training gracefully; see `Stopper.stop` for the contract."""
-        plan = self.plan(target, run_started_at)
-        return self._escalation.carry_out(plan, target, previous, save, by=by, reason=reason)
 
     def plan(self, target: StopTarget, run_started_at: float) -> Plan:
         """The ladder for `target` (building it runs no command)."""
@@ -198,12 +168,10 @@ class SessionStopper:
             return  # the session ended before the command: nothing left to do
         result = self.transport.run(["screen", "-S", f"{pid}.{name}", "-X", *command])
         if result.exit_code != 0:
-            raise StopError(
-                f"`screen -X {command[0]}` failed: {result.stderr.strip() or result.stdout.strip()}"
-            )
+            raise StopError(f"`screen -X {command[0]}` failed: {result.stderr.strip() or result.stdout.strip()}")
 
 
-class SlurmStopper:
+class SlurmStopper(PlannedStopper):
     """Stops StopKind.SLURM jobs: `scancel --signal=INT`, wait, then `scancel`."""
 
     def __init__(
@@ -216,27 +184,13 @@ class SlurmStopper:
         poll_seconds: float = 5.0,
         verify_seconds: float = 90.0,
     ) -> None:
-        self.transport = transport
-        self.grace_seconds = grace_seconds
         # scancel itself waits SLURM's KillWait (30 s by default) between SIGTERM and SIGKILL.
-        self.verify_seconds = verify_seconds
-        self._escalation = Escalation(clock, poll_seconds, dry_run)
+        super().__init__(
+            transport, clock, grace_seconds, dry_run, poll_seconds=poll_seconds, verify_seconds=verify_seconds
+        )
 
-    def stop(  # noqa: PLR0917 - the project's Stopper contract is positional
-        self,
-        target: StopTarget,
-        run_started_at: float,
-        previous: StopRecord | None,
-        save: Save,
-        by: str,
-        reason: str,
-    ) -> StopRecord:
-        """Stop the job gracefully; see `Stopper.stop` for the contract."""
-        plan = self.plan(target)
-        return self._escalation.carry_out(plan, target, previous, save, by=by, reason=reason)
-
-    def plan(self, target: StopTarget) -> Plan:
-        """The ladder for `target` (building it runs no command)."""
+    def plan(self, target: StopTarget, run_started_at: float = 0.0) -> Plan:
+        """The ladder for `target` (building it runs no command; job ids are not reused)."""
         if target.kind is not StopKind.SLURM:
             raise ValueError(f"SlurmStopper cannot stop a {target.kind.value} target")
         job = str(checked_id(int(target.value)))

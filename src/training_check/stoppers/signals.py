@@ -10,46 +10,13 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..clock import Clock
-from ..model import StopKind, StopRecord, StopTarget
-from ..transport import Transport
-from .interface import Escalation, Liveness, Plan, Probe, Rung, Save, clock_time
+from ..model import StopKind, StopTarget
+from .interface import Liveness, Plan, PlannedStopper, Probe, Rung, clock_time
 from .processes import ProcessInfo, group_members, process_info, signal
 
 
-class SignalStopper:
+class SignalStopper(PlannedStopper):
     """Stops StopKind.PID and StopKind.PGID targets through `kill` on the transport."""
-
-    def __init__(
-        self,
-        transport: Transport,
-        clock: Clock,
-        grace_seconds: float,
-        dry_run: bool = False,
-        *,
-        start_tolerance_seconds: float = 60.0,
-        poll_seconds: float = 0.2,
-        verify_seconds: float = 5.0,
-    ) -> None:
-        self.transport = transport
-        self.grace_seconds = grace_seconds
-        # A process that started this much after the run began is not the run's trainer.
-        self.start_tolerance_seconds = start_tolerance_seconds
-        self.verify_seconds = verify_seconds
-        self._escalation = Escalation(clock, poll_seconds, dry_run)
-
-    def stop(  # noqa: PLR0917 - the project's Stopper contract is positional
-        self,
-        target: StopTarget,
-        run_started_at: float,
-        previous: StopRecord | None,
-        save: Save,
-        by: str,
-        reason: str,
-    ) -> StopRecord:
-        """Stop the process (group) gracefully; see `Stopper.stop` for the contract."""
-        plan = self.plan(target, run_started_at)
-        return self._escalation.carry_out(plan, target, previous, save, by=by, reason=reason)
 
     def plan(self, target: StopTarget, run_started_at: float) -> Plan:
         """The ladder for `target` (building it runs no command)."""
