@@ -8,6 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from training_check.command_parsing import (
+    format_duration,
+    parse_command,
+    parse_duration,
+    resolve_run,
+    resolve_target,
+)
 from training_check.commands import (
     ALL,
     MAX_REASON,
@@ -25,12 +32,7 @@ from training_check.commands import (
     WatchCommand,
     allowed,
     effective_permission,
-    format_duration,
     help_text,
-    parse_command,
-    parse_duration,
-    resolve_run,
-    resolve_target,
     snooze_until,
     usage,
 )
