@@ -17,9 +17,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/training-check demo
 
-test: $(STAMP)
+# The tests run a real sshd and real tmux/screen sessions: install them (Debian/Ubuntu) when
+# one is missing; through sudo when not root, as on GitHub-hosted runners.
+TEST_PACKAGES := openssh-server tmux screen
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: test-packages
+test-packages:
+	@if test -x /usr/sbin/sshd && command -v tmux >/dev/null && command -v screen >/dev/null; then :; else \
+		echo "installing $(TEST_PACKAGES) for the tests"; \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TEST_PACKAGES); \
+	fi
+
+test: $(STAMP) test-packages
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/python tests/servers/fetch_github_openapi.py
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
