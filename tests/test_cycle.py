@@ -20,6 +20,8 @@ from support.clock import FakeClock
 from training_check.clock import SystemClock
 from training_check.config import ActionSettings, Config
 from training_check.cycle import Parts, run_cycle
+from training_check.fetching import log_sources
+from training_check.history_store import HistoryStore
 from training_check.model import StopOutcome, Verdict
 from training_check.reviewers import OpenAIReviewer, ReviewerSettings
 from training_check.state import State
@@ -86,13 +88,17 @@ def flat(n: int = 3000) -> list[float]:
     return [2.3 + 0.01 * math.sin(s * 1.7) for s in range(n)]
 
 
-def parts(watch: Path, clock: object, config: Config | None = None, reviewer: object = None) -> Parts:
+def parts(
+    watch: Path, clock: object, config: Config | None = None, reviewer: object = None, keep_history: bool = True
+) -> Parts:
     return Parts(
         config or Config(actions=ActionSettings(grace_seconds=2.0)),
         LocalTracker(watch),
         clock,
         reviewer,
         local,
+        log_sources(local),
+        HistoryStore(watch.parent / "cache" if keep_history else None),
     )  # type: ignore[arg-type]
 
 
@@ -241,18 +247,17 @@ class CrashAfterSignal(LocalTracker):
 def test_a_crash_after_the_signal_never_signals_twice(tmp_path: Path, trainers: dict) -> None:
     trainers["diverge"] = start_trainer(tmp_path, "diverge", "--ignore-sigint")
     wait_for_steps(tmp_path / "diverge.jsonl", 900)
-    watch = write_watch(
-        tmp_path, [f"{{log: {tmp_path}/diverge.jsonl, stop: {{pid: {trainers['diverge'].pid}}}}}"]
-    )
+    watch = write_watch(tmp_path, [f"{{log: {tmp_path}/diverge.jsonl, stop: {{pid: {trainers['diverge'].pid}}}}}"])
     config = Config(actions=ActionSettings(grace_seconds=1.0))
-    crashing = Parts(config, CrashAfterSignal(watch), SystemClock(), None, local)
+    sources, store = log_sources(local), HistoryStore(None)
+    crashing = Parts(config, CrashAfterSignal(watch), SystemClock(), None, local, sources, store)
 
     with pytest.raises(RuntimeError, match="lost power"):
         run_cycle(crashing)
     assert (tmp_path / "diverge.jsonl.sigint").read_text().count("\n") == 1
     assert trainers["diverge"].poll() is None  # it ignores SIGINT: still running
 
-    report = run_cycle(Parts(config, LocalTracker(watch), SystemClock(), None, local))
+    report = run_cycle(Parts(config, LocalTracker(watch), SystemClock(), None, local, sources, store))
 
     assert (tmp_path / "diverge.jsonl.sigint").read_text().count("\n") == 1  # no second SIGINT
     assert trainers["diverge"].wait(timeout=10) != 0  # ended by SIGTERM
@@ -299,7 +304,7 @@ def test_intervals_lengthen_while_healthy_and_reset_on_any_anomaly(tmp_path: Pat
     clock = FakeClock()
     seen = []
     for _ in range(5):
-        report = run_cycle(parts(watch, clock))
+        report = run_cycle(parts(watch, clock, keep_history=False))
         run = report.state.run("good")
         seen.append(run.interval_minutes)
         assert run.next_due == clock.now() + 60 * (run.interval_minutes or 0)
@@ -308,8 +313,8 @@ def test_intervals_lengthen_while_healthy_and_reset_on_any_anomaly(tmp_path: Pat
     assert clock.sleeps == []  # nothing slept
 
     # a run not due is not read again
-    assert run_cycle(parts(watch, clock)).checked == ("good",)
-    assert run_cycle(parts(watch, clock)).checked == ()
+    assert run_cycle(parts(watch, clock, keep_history=False)).checked == ("good",)
+    assert run_cycle(parts(watch, clock, keep_history=False)).checked == ()
 
     for anomaly in ("unsure", "bad", "unreachable"):
         clock.advance(2 * 3600)
@@ -319,17 +324,15 @@ def test_intervals_lengthen_while_healthy_and_reset_on_any_anomaly(tmp_path: Pat
             write_log(good, [*healthy(500), math.nan])
         else:
             good.unlink()
-        report = run_cycle(parts(watch, clock))
+        report = run_cycle(parts(watch, clock, keep_history=False))
         assert report.state.run("good").interval_minutes == 10, anomaly
         write_log(good, healthy())
         clock.advance(2 * 3600)
-        assert run_cycle(parts(watch, clock)).state.run("good").interval_minutes == 20
+        assert run_cycle(parts(watch, clock, keep_history=False)).state.run("good").interval_minutes == 20
     assert "no such file" in (report.state.run("good").last_error or "")
 
 
-def test_wait_from_the_reviewer_keeps_the_short_interval(
-    tmp_path: Path, openai_server: OpenAIStandIn
-) -> None:
+def test_wait_from_the_reviewer_keeps_the_short_interval(tmp_path: Path, openai_server: OpenAIStandIn) -> None:
     log = write_log(tmp_path / "flat.jsonl", flat())
     watch = write_watch(tmp_path, [f"{{log: {log}}}"])
     reviewer, config = reviewer_for(openai_server)
@@ -381,7 +384,8 @@ def test_broken_entries_and_files_are_reported_and_the_rest_checked(tmp_path: Pa
     assert report.state.run("good").last_verdict is Verdict.FINE
     assert any("pid" in n for n in report.notices)
     assert "no such file" in (report.state.run("missing").last_error or "")
-    assert report.state.run("garbage").last_error
+    garbage_run = report.state.run("garbage")
+    assert garbage_run.last_verdict is Verdict.UNSURE and "rows skipped" in (garbage_run.last_reason or "")
     assert "| good | 🟢 healthy" in report.dashboard
     assert "| missing | ⚠️ unreachable" in report.dashboard
 

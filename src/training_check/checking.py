@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .analysis import judge
 from .config import Config
-from .errors import TrainingCheckError
+from .fetching import Reading, fetch_run
+from .history_store import HistoryStore
 from .model import Baseline, History, Judgment, MetricNames, Severity, Verdict
 from .replay import metric_names
 from .reviewers import Decision, Review, Reviewer, ReviewRequest
 from .reviewers.budget import over_budget_review, prune, within_budget
-from .sources import read_history
+from .sources.errors import SourceError
+from .sources.interface import RunState as RunLife
+from .sources.interface import Source
 from .state import RunState
 from .watchlist import WatchEntry
 
@@ -28,21 +31,12 @@ class Observation:
     judgment: Judgment | None
     baseline: Baseline | None
     error: str | None = None
+    reading: Reading | None = None
 
-
-def read_run(entry: WatchEntry) -> History:
-    """The run's history from its sources (local log files in this version)."""
-    if entry.log is None:
-        raise TrainingCheckError(
-            f"`{entry.name}` has no `log:`; W&B runs need the W&B source",
-            tip="give the run a `log:` path to read its metrics from a file",
-        )
-    if entry.host is not None:
-        raise TrainingCheckError(
-            f"`{entry.name}` is on host `{entry.host}`; reading logs over SSH is not available here",
-            tip="run training-check on the training machine, or drop `host:` for a local path",
-        )
-    return read_history(entry.log)
+    @property
+    def life(self) -> RunLife:
+        """What the run says of itself (running, finished, crashed …), when its source knows."""
+        return self.reading.fetched.state if self.reading else RunLife.UNKNOWN
 
 
 def baseline_for(entry: WatchEntry, names: MetricNames) -> tuple[Baseline | None, MetricNames]:
@@ -55,25 +49,22 @@ def baseline_for(entry: WatchEntry, names: MetricNames) -> tuple[Baseline | None
     return Baseline(value=value, label=label), MetricNames(names.loss, metric, names.lr, names.grad_norm)
 
 
-def observe(entry: WatchEntry, config: Config, now: float) -> Observation:
+def observe(
+    entry: WatchEntry, config: Config, now: float, sources: Sequence[Source], store: HistoryStore
+) -> Observation:
     """Read and judge one run; a read failure is an observation, never an exception."""
     try:
-        history = read_run(entry)
-    except TrainingCheckError as e:
+        reading = fetch_run(entry, sources, store)
+    except SourceError as e:
         return Observation(None, MetricNames(), None, None, error=e.message)
+    history = reading.history
     names = metric_names(history, config.checks.metrics)
     baseline, names = baseline_for(entry, names)
-    idle = idle_seconds(history, now)
+    fetched = reading.fetched
+    running = fetched.state is RunLife.RUNNING and fetched.heartbeat is not None
+    idle = max(0.0, now - fetched.heartbeat) if running and fetched.heartbeat is not None else None
     judgment = judge(history, names, config.checks.thresholds, baseline, idle)
-    return Observation(history, names, judgment, baseline)
-
-
-def idle_seconds(history: History, now: float) -> float | None:
-    """How long the run has logged nothing new, when its rows carry timestamps."""
-    stamps = history.get("_timestamp").values
-    if stamps.size == 0 or not math.isfinite(float(stamps[-1])):
-        return None
-    return max(0.0, now - float(stamps[-1]))
+    return Observation(history, names, judgment, baseline, reading=reading)
 
 
 def started_at(history: History | None, run: RunState) -> float | None:
@@ -98,9 +89,7 @@ def review_request(entry: WatchEntry, obs: Observation) -> ReviewRequest:
         run_url=entry.wandb_url,
         step=obs.judgment.step or 0,
         last_losses=tuple(float(v) for v in loss.values[-10:]),
-        last_evals=tuple(
-            (int(s), float(v)) for s, v in zip(evals.steps[-3:], evals.values[-3:], strict=True)
-        ),
+        last_evals=tuple((int(s), float(v)) for s, v in zip(evals.steps[-3:], evals.values[-3:], strict=True)),
         baseline=obs.baseline.label if obs.baseline else None,
         unsure_reasons=unsure,
         loss_name=obs.names.loss or "loss",

@@ -20,12 +20,14 @@ from .clock import Clock, ScaledClock, SystemClock
 from .config import Config, config_schema, load_config
 from .cycle import CycleReport, Parts, run_cycle
 from .errors import TrainingCheckError
+from .fetching import log_sources
+from .history_store import HistoryStore
 from .replay import ReplayCheck, replay
 from .report.terminal import replay_table, show_cycle
 from .reviewers import OpenAIReviewer, Reviewer
 from .sources import read_history
 from .trackers import LocalTracker
-from .transport import LocalTransport, Transport
+from .transport.pool import TransportPool
 from .watching import watch
 
 
@@ -74,13 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("check", "run one check cycle"), ("watch", "run check cycles forever")):
         cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument(
-            "--config", metavar="CFG", help="config file (default: .github/training-check.yml if present)"
-        )
+        cmd.add_argument("--config", metavar="CFG", help="config file (default: .github/training-check.yml if present)")
         cmd.add_argument("--tracker", metavar="PATH", help="local watch-list file (Markdown or YAML)")
-        cmd.add_argument(
-            "--check", metavar="RUN", action="append", default=[], help="check RUN now (or `all`)"
-        )
+        cmd.add_argument("--check", metavar="RUN", action="append", default=[], help="check RUN now (or `all`)")
         cmd.add_argument(
             "--time-scale", type=positive_float, default=1.0, metavar="S", help="run the clock S times faster"
         )
@@ -122,8 +120,8 @@ def emit(checks: Iterable[ReplayCheck], fmt: str) -> None:
         print(replay_table(list(checks)), flush=True)
 
 
-def local_parts(config: Config, tracker_path: str | None, clock: Clock) -> Parts:
-    """The parts of local mode: a local tracker, local commands, the configured reviewer."""
+def local_parts(config: Config, tracker_path: str | None, clock: Clock, pool: TransportPool) -> Parts:
+    """The parts of local mode: a local tracker, local or SSH commands, the configured reviewer."""
     path = tracker_path or config.tracker.local
     if path is None:
         raise TrainingCheckError(
@@ -133,14 +131,9 @@ def local_parts(config: Config, tracker_path: str | None, clock: Clock) -> Parts
     reviewer: Reviewer | None = None
     if config.reviewer is not None:
         reviewer = OpenAIReviewer(config.reviewer, os.environ.get(config.reviewer.api_key_env))
-    local = LocalTransport()
-
-    def transport_for(host: str | None) -> Transport:
-        if host is not None:
-            raise TrainingCheckError(f"host `{host}`: stopping over SSH is not available in this version")
-        return local
-
-    return Parts(config, LocalTracker(path), clock, reviewer, transport_for)
+    tracker = LocalTracker(path)
+    store = HistoryStore(tracker.watch_path.with_suffix(".cache"))
+    return Parts(config, tracker, clock, reviewer, pool.for_host, log_sources(pool.for_host), store)
 
 
 def default_config_path(given: str | None) -> str | None:
@@ -161,15 +154,18 @@ def run_local(args: argparse.Namespace) -> int:
     """`check` (one cycle) and `watch` (forever) in local mode."""
     config = load_config(default_config_path(args.config))
     clock: Clock = SystemClock() if args.time_scale == 1.0 else ScaledClock(args.time_scale)
-    parts = local_parts(config, args.tracker, clock)
+    pool = TransportPool(config, os.environ)
+    parts = local_parts(config, args.tracker, clock, pool)
     console = Console()
     assert isinstance(parts.tracker, LocalTracker)
     tracker = parts.tracker
     if args.command == "check":
-        show(console, run_cycle(parts, force=args.check), tracker)
+        with pool:
+            show(console, run_cycle(parts, force=args.check), tracker)
         return 0
 
     def after(report: CycleReport) -> bool:
+        pool.close_all()  # one connection per host per cycle
         show(console, report, tracker)
         return True
 

@@ -14,6 +14,8 @@ from .checking import Observation, observe, review, started_at
 from .clock import Clock
 from .config import Config
 from .errors import TrainingCheckError
+from .fetching import SourcesFor
+from .history_store import HistoryStore
 from .model import StopOutcome, StopRecord, Verdict
 from .report.render import render_dashboard, render_verdict
 from .report.views import RunView
@@ -39,6 +41,8 @@ class Parts:
     clock: Clock
     reviewer: Reviewer | None
     transport_for: Callable[[str | None], Transport]  # host name (None: this machine)
+    sources_for: SourcesFor  # the sources of a run, in the order they are tried
+    store: HistoryStore  # each run's history between cycles
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class _Cycle:
         if not (forced or is_due(run, self.now)):
             return
         self.checked.append(entry.name)
-        obs = observe(entry, self.parts.config, self.now)
+        obs = observe(entry, self.parts.config, self.now, self.parts.sources_for(entry), self.parts.store)
         if obs.error is None:
             self.judged(entry, obs, run)
             return
@@ -95,9 +99,7 @@ class _Cycle:
         """Review, act and reschedule a run that was read and judged."""
         assert obs.judgment is not None and obs.history is not None
         previous_verdict = run.last_verdict
-        answer, run = review(
-            entry, obs, run, reviewer=self.parts.reviewer, config=self.parts.config, now=self.now
-        )
+        answer, run = review(entry, obs, run, reviewer=self.parts.reviewer, config=self.parts.config, now=self.now)
         verdict = obs.judgment.verdict
         self.state = self.state.with_run(entry.name, self.recorded(run, obs, answer))
         snoozed = run.snoozed_until is not None and self.now < run.snoozed_until
@@ -158,9 +160,7 @@ class _Cycle:
             self.stopped.append(entry.name)
         who = "by rule" if by == "rule" else f"by {by}"
         if record.outcome is StopOutcome.DRY_RUN:
-            return (
-                f"Would stop {who} ({reason}), but `actions.stop` is false (dry run): nothing was signalled."
-            )
+            return f"Would stop {who} ({reason}), but `actions.stop` is false (dry run): nothing was signalled."
         return f"Stop {who} ({reason}): {record.outcome.value}. {record.detail}"
 
     def post(self, entry: WatchEntry, view: RunView) -> None:
@@ -183,9 +183,7 @@ def run_cycle(parts: Parts, force: Collection[str] = ()) -> CycleReport:
             cycle.handle(entry, forced="all" in force or entry.name in force)
         except TrainingCheckError as e:  # one run's trouble never stops the others
             cycle.notices.append(f"`{entry.name}`: {e.message}")
-    views = [
-        cycle.views.get(e.name) or run_view(e, cycle.state.run(e.name), None, "", now) for e in watch.entries
-    ]
+    views = [cycle.views.get(e.name) or run_view(e, cycle.state.run(e.name), None, "", now) for e in watch.entries]
     # The state is hidden at the dashboard's end: leave it room within GitHub's limit.
     reserve = len(state_to_json(cycle.state)) + 64
     dashboard = render_dashboard(views, cycle.notices, now, reserve=reserve)
@@ -205,9 +203,7 @@ def _continue(answer: Review | None) -> bool:
     return answer is not None and answer.decision is Decision.CONTINUE
 
 
-def _action(
-    answer: Review | None, verdict: Verdict, snoozed: bool, stop_by: str | None, entry: WatchEntry
-) -> str:
+def _action(answer: Review | None, verdict: Verdict, snoozed: bool, stop_by: str | None, entry: WatchEntry) -> str:
     """The "Done:" line when no stop is sent."""
     said = review_text(answer)
     if stop_by and snoozed:

@@ -18,6 +18,8 @@ from rich.console import Console
 from .clock import ScaledClock
 from .config import ActionSettings, Config
 from .cycle import CycleReport, Parts
+from .fetching import log_sources
+from .history_store import HistoryStore
 from .report.terminal import show_cycle
 from .trackers import LocalTracker
 from .transport import LocalTransport, Transport
@@ -32,9 +34,7 @@ def start_trainer(folder: Path, mode: str) -> subprocess.Popen[bytes]:
     log = folder / f"{mode}.jsonl"
     argv = [sys.executable, "-m", "training_check.demo_trainer", "--log", str(log), "--mode", mode]
     argv += ["--step-seconds", "0.02", "--glitch-step", "500"]
-    return subprocess.Popen(
-        argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    return subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def watch_list(folder: Path, processes: dict[str, subprocess.Popen[bytes]]) -> str:
@@ -51,9 +51,7 @@ def run_demo(seconds: float) -> int:
     folder = Path(tempfile.mkdtemp(prefix="training-check-demo-"))
     processes = {mode: start_trainer(folder, mode) for mode in TRAINERS}
     (folder / "watch.md").write_text(watch_list(folder, processes))
-    console.print(
-        f"[bold]training-check demo[/bold]: 3 real trainers in {folder}, clock {TIME_SCALE:g}x faster\n"
-    )
+    console.print(f"[bold]training-check demo[/bold]: 3 real trainers in {folder}, clock {TIME_SCALE:g}x faster\n")
     local = LocalTransport()
 
     def transport_for(host: str | None) -> Transport:
@@ -61,7 +59,8 @@ def run_demo(seconds: float) -> int:
 
     tracker = LocalTracker(folder / "watch.md")
     config = Config(actions=ActionSettings(stop=True, grace_seconds=120.0))
-    parts = Parts(config, tracker, ScaledClock(TIME_SCALE), None, transport_for)
+    store = HistoryStore(folder / "cache")
+    parts = Parts(config, tracker, ScaledClock(TIME_SCALE), None, transport_for, log_sources(transport_for), store)
     clock = parts.clock
     started = clock.now()
 

@@ -28,6 +28,8 @@ def judge(
     if names.loss is None or not len(history.get(names.loss)):
         keys = ", ".join(sorted(history.series)[:8]) or "none"
         detail = f"no training loss found (keys: {keys}); set `checks.loss` to its name"
+        if history.rows_skipped:
+            detail += f"; {history.rows_skipped} rows skipped: {'; '.join(history.skip_reasons[:2])}"
         signals.append(Signal("no-loss", Severity.UNSURE, detail))
     else:
         signals += loss_signals(history.get(names.loss), names.loss, thresholds)
