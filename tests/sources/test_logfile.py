@@ -80,9 +80,7 @@ def test_jsonl_wandb_history(tmp_path: Path) -> None:
     assert points(history, "_timestamp")[1][0] == 1700000000.25
 
 
-@pytest.mark.parametrize(
-    "text", ["NaN", "nan", "-nan", "+nan", "NAN", " nan "], ids=lambda text: text.strip()
-)
+@pytest.mark.parametrize("text", ["NaN", "nan", "-nan", "+nan", "NAN", " nan "], ids=lambda text: text.strip())
 def test_jsonl_nan_strings(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, "a.jsonl", json.dumps({"step": 1, "loss": text}) + "\n")
     assert math.isnan(points(read_history(path), "loss")[1][0])
@@ -492,9 +490,7 @@ def test_binary_garbage(tmp_path: Path) -> None:
 def test_binary_garbage_in_a_jsonl_file(tmp_path: Path) -> None:
     path = write(tmp_path, "a.jsonl", b"\x00\x01garbage\xff\xfe\n" + b"\x00\x00\x00\n")
     message = str(fails(path))
-    assert message == (
-        f"{path}: no metric rows found in 2 lines (first problem, line 1: not valid UTF-8 text)"
-    )
+    assert message == (f"{path}: no metric rows found in 2 lines (first problem, line 1: not valid UTF-8 text)")
 
 
 def test_nothing_readable_quotes_the_first_problem(tmp_path: Path) -> None:
@@ -533,7 +529,7 @@ def test_unknown_format(tmp_path: Path) -> None:
     path = write(tmp_path, "a.jsonl", '{"loss": 1}\n')
     error = fails(path, "parquet")
     assert str(error) == "unknown format 'parquet'"
-    assert error.tip == "use one of: jsonl, csv, text"
+    assert error.tip == "use one of: jsonl, csv, text, wandb"
 
 
 def test_huge_single_line_is_skipped_in_pieces(tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ from training_check.sources.rows import HistoryBuilder
 from training_check.sources.streams import HEAD_BYTES, LocalFile, MeteredStream, OpenedFile, Opener
 from training_check.sources.tabular import CsvParser, JsonlParser
 from training_check.sources.text import TextParser
+from training_check.sources.wandb_file import WandbFileParser
+from training_check.sources.wandb_log import FILE_HEADER
 
 SNIFF_BYTES = 64 * 1024  # how far the format sniffer looks for a first line
 CHUNK = 1 << 20  # read size: SFTP pipelines it, memory stays bounded
@@ -108,6 +110,7 @@ FORMATS: dict[str, Format] = {
     "jsonl": Format(partial(LineStream, JsonlParser), (".jsonl", ".ndjson", ".json")),
     "csv": Format(partial(LineStream, CsvParser, header=True), (".csv",)),
     "text": Format(partial(LineStream, TextParser), (".log", ".txt", ".out")),
+    "wandb": Format(WandbFileParser, (".wandb",), unit="record"),
 }
 
 
@@ -214,6 +217,8 @@ def format_by_extension(name: str) -> str | None:
 
 def sniff_format(head: bytes) -> str:
     """The format the first non-empty line of `head` (the file's first bytes) suggests."""
+    if head.startswith(FILE_HEADER[:4]):  # a W&B offline log, whatever its name
+        return "wandb"
     text = head.decode("utf-8", "replace")
     first = next((line.strip() for line in text.splitlines() if line.strip()), "").lstrip("\ufeff")
     if re.match(r'\{\s*"', first):
