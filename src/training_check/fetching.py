@@ -15,6 +15,7 @@ from .model import History
 from .sources.errors import SourceError
 from .sources.interface import Fetched, Source
 from .sources.log_source import LogSource
+from .sources.wandb_api import ApiFactory, WandbApiSource
 from .transport import Transport
 from .watchlist import WatchEntry
 
@@ -60,11 +61,19 @@ def fetch_run(entry: WatchEntry, sources: Sequence[Source], store: HistoryStore)
 
 def log_sources(transport_for: Callable[[str | None], Transport]) -> SourcesFor:
     """Sources from the watch list's `log:` entries: over SSH with `host:`, else local."""
+    return run_sources(transport_for, None)
+
+
+def run_sources(transport_for: Callable[[str | None], Transport], wandb: ApiFactory | None) -> SourcesFor:
+    """W&B first (when the run has a `wandb:` path and W&B is configured), then the log file."""
 
     def sources_for(entry: WatchEntry) -> Sequence[Source]:
-        if entry.log is None:
-            return ()
-        transport = transport_for(entry.host) if entry.host is not None else None
-        return (LogSource(entry.log, transport),)
+        sources: list[Source] = []
+        if entry.wandb is not None and wandb is not None:
+            sources.append(WandbApiSource(entry.wandb, wandb))
+        if entry.log is not None:
+            transport = transport_for(entry.host) if entry.host is not None else None
+            sources.append(LogSource(entry.log, transport))
+        return sources
 
     return sources_for
