@@ -1,20 +1,23 @@
 """One check cycle: the only module that knows every part and wires them together.
 
-tracker -> sources -> analysis -> reviewer -> stopper -> report -> tracker. A failure while
-handling one run is reported for that run; the others are still checked, and the state
-is saved before every signal so that a crash never signals twice.
+tracker -> commands -> sources -> analysis -> reviewer -> stopper -> report -> tracker. A
+failure while handling one run is reported for that run; the others are still checked, and
+the state is saved before every signal so that a crash never signals twice (and after the
+commands, so that a crash never runs one twice).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .checking import Observation, observe, review, started_at
 from .clock import Clock
 from .config import Config
 from .errors import TrainingCheckError
 from .fetching import SourcesFor
+from .github_commands import StopOrder, take_commands
 from .history_store import HistoryStore
 from .model import StopOutcome, StopRecord, Verdict
 from .report.render import render_dashboard, render_verdict
@@ -23,13 +26,18 @@ from .reporting import review_text, run_view, trend_and_baseline
 from .reviewers import Decision, Review, Reviewer
 from .schedule import is_due, reschedule
 from .state import RunState, State, state_to_json
+from .state_budget import fit_state
 from .stoppers import stopper_for
 from .trackers import Tracker
+from .trackers.interface import CommitState
 from .transport import Transport
 from .watchlist import WatchEntry
 
 # A run whose stop ended this way is not checked again.
 FINAL_STOPS = (StopOutcome.STOPPED, StopOutcome.ALREADY_GONE, StopOutcome.REFUSED)
+# Room after the dashboard text for the state's HTML comment around its JSON, and for what
+# the tracker keeps beside it (GitHub: the time up to which comments were read).
+STATE_OVERHEAD = 200
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,9 @@ class _Cycle:
             action = self.stop(entry, None, run.stop.by, run.stop.reason)  # finish what was begun
             self.post(entry, run_view(entry, self.state.run(entry.name), None, action, self.now))
             return
-        if not (forced or is_due(run, self.now)):
+        # A snoozed run is still checked on its schedule (PRODUCT §5): only stops and verdict
+        # comments wait, so its own snooze must not postpone it.
+        if not (forced or is_due(replace(run, snoozed_until=None), self.now)):
             return
         self.checked.append(entry.name)
         obs = observe(entry, self.parts.config, self.now, self.parts.sources_for(entry), self.parts.store)
@@ -114,7 +124,10 @@ class _Cycle:
         self.views[entry.name] = view
         first_fine = previous_verdict is None and verdict is Verdict.FINE
         changed = verdict is not previous_verdict and not first_fine
-        if not snoozed and (changed or stop_by or (answer is not None and answer.available)):
+        # A bad run that cannot be stopped (no handle, dry run) is reported once, not every check.
+        stop = self.state.run(entry.name).stop
+        stop_news = stop is not None and (run.stop is None or stop.outcome is not run.stop.outcome)
+        if not snoozed and (changed or stop_news or (answer is not None and answer.available)):
             self.post(entry, view)
 
     def recorded(self, run: RunState, obs: Observation, answer: Review | None) -> RunState:
@@ -163,6 +176,27 @@ class _Cycle:
             return f"Would stop {who} ({reason}), but `actions.stop` is false (dry run): nothing was signalled."
         return f"Stop {who} ({reason}): {record.outcome.value}. {record.detail}"
 
+    def stop_now(self, entry: WatchEntry, order: StopOrder) -> None:
+        """A `/stop` command: the automatic stop's path, then its verdict comment."""
+        run = self.state.run(entry.name)
+        if run.first_seen is None:
+            self.state = self.state.with_run(entry.name, replace(run, first_seen=self.now))
+        action = self.stop(entry, None, order.by, order.reason)
+        self.post(entry, run_view(entry, self.state.run(entry.name), None, action, self.now))
+
+    def report_statuses(self, entries: Iterable[WatchEntry], before: State) -> None:
+        """The commit status of each run linked to a pull request, set only when it changed."""
+        for entry in entries:
+            if entry.pr is None:
+                continue
+            state, description = commit_status(self.state.run(entry.name))
+            old = before.runs.get(entry.name)
+            if old is None or commit_status(old)[0] != state:
+                try:
+                    self.parts.tracker.set_status(entry, state, description)
+                except TrainingCheckError as e:
+                    self.notices.append(f"`{entry.name}`: {e.message}")
+
     def post(self, entry: WatchEntry, view: RunView) -> None:
         """Post a verdict text where the tracker shows it."""
         self.views[entry.name] = view
@@ -171,32 +205,62 @@ class _Cycle:
         self.verdicts.append((entry.name, markdown))
 
 
-def run_cycle(parts: Parts, force: Collection[str] = ()) -> CycleReport:
-    """Check every due run (and those named in `force`, or all with "all"), then report."""
+def run_cycle(parts: Parts, force: Collection[str] = (), event: Mapping[str, Any] | None = None) -> CycleReport:
+    """Check every due run (and those named in `force`, or all with "all"), then report.
+
+    `event` is the payload of an `issue_comment` trigger: its command is handled with the
+    others posted since the last cycle (by a tracker that takes commands).
+    """
     now = parts.clock.now()
     watch = parts.tracker.read_watch_list()
-    state, notice = parts.tracker.load_state()
-    cycle = _Cycle(parts, now, state)
-    cycle.notices += [n for n in (notice, *watch.problems) if n]
+    loaded, notice = parts.tracker.load_state()
+    orders = take_commands(parts.tracker, parts.config, watch, loaded, now=now, event=event)
+    watch = orders.watch  # /watch and /unwatch may have changed it
+    cycle = _Cycle(parts, now, orders.state)
+    cycle.notices += [n for n in (notice, *watch.problems, *orders.notices) if n]
+    if orders.handled:  # the commands are marked handled before anything can crash
+        parts.tracker.publish(cycle.dashboard, cycle.state)
     for entry in watch.entries:
         try:
-            cycle.handle(entry, forced="all" in force or entry.name in force)
+            if entry.name in orders.stops:
+                cycle.stop_now(entry, orders.stops[entry.name])
+            else:
+                cycle.handle(entry, forced=bool({"all", entry.name} & {*force, *orders.forced}))
         except TrainingCheckError as e:  # one run's trouble never stops the others
             cycle.notices.append(f"`{entry.name}`: {e.message}")
+    cycle.report_statuses(watch.entries, loaded)
     views = [cycle.views.get(e.name) or run_view(e, cycle.state.run(e.name), None, "", now) for e in watch.entries]
     # The state is hidden at the dashboard's end: leave it room within GitHub's limit.
-    reserve = len(state_to_json(cycle.state)) + 64
-    dashboard = render_dashboard(views, cycle.notices, now, reserve=reserve)
-    parts.tracker.publish(dashboard, cycle.state)
+    state = fit_state(cycle.state, {e.name for e in watch.entries})
+    dashboard = render_dashboard(views, cycle.notices, now, reserve=len(state_to_json(state)) + STATE_OVERHEAD)
+    parts.tracker.publish(dashboard, state)
+    late = orders.finish(state, views, cycle.notices, now)  # 🚀 for /stop, /check; /status replies
     return CycleReport(
-        cycle.state,
+        state,
         tuple(views),
         tuple(cycle.verdicts),
-        tuple(cycle.notices),
+        (*cycle.notices, *late),
         dashboard,
         tuple(cycle.stopped),
         tuple(cycle.checked),
     )
+
+
+def commit_status(run: RunState) -> tuple[CommitState, str]:
+    """The commit status of a run: failure when bad or stopped, success when healthy or
+    finished, pending while watching or unsure."""
+    if run.stop is not None:
+        return "failure", f"{run.stop.outcome.value} (by {run.stop.by}): {run.stop.reason}"
+    if run.finished:
+        return "success", "finished"
+    at = f" at step {run.last_step:,}" if run.last_step is not None else ""
+    if run.last_verdict is Verdict.BAD:
+        return "failure", f"bad{at}: {run.last_reason or 'judged bad'}"
+    if run.last_verdict is Verdict.FINE:
+        return "success", f"healthy{at}"
+    if run.last_verdict is Verdict.UNSURE:
+        return "pending", f"unsure{at}: {run.last_reason or 'watching'}"
+    return "pending", "watching"
 
 
 def _continue(answer: Review | None) -> bool:

@@ -6,12 +6,15 @@ exercises exactly the code paths of the real one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..atomic import write_atomic
 from ..errors import TrainingCheckError
 from ..state import State, embed_state, extract_state, load_state_or_default
 from ..watchlist import EXAMPLE, WatchEntry, WatchList, parse_watch_list
+from .interface import CommitState, Inbox
 
 RULE = "\n---\n\n"  # between two reports in the report file
 
@@ -74,6 +77,13 @@ class LocalTracker:
             raise TrainingCheckError(
                 f"Cannot write the report on {entry.name} to {self.report_path}: {e}"
             ) from e
+
+    def set_status(self, entry: WatchEntry, state: CommitState, description: str) -> None:
+        """Nothing: commit statuses live on GitHub; the dashboard already shows the run's health."""
+
+    def inbox(self, event: Mapping[str, Any] | None) -> Inbox | None:
+        """None: commands are typed in GitHub comments; locally the watch file is edited by hand."""
+        return None
 
     def describe(self) -> str:
         """The watch file and the dashboard file."""
