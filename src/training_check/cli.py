@@ -20,15 +20,13 @@ from .clock import Clock, ScaledClock, SystemClock
 from .config import Config, config_schema, load_config
 from .cycle import CycleReport, Parts, run_cycle
 from .errors import TrainingCheckError
-from .fetching import log_sources
-from .history_store import HistoryStore
 from .replay import ReplayCheck, replay
 from .report.terminal import replay_table, show_cycle
-from .reviewers import OpenAIReviewer, Reviewer
 from .sources import read_history
 from .trackers import LocalTracker
 from .transport.pool import TransportPool
 from .watching import watch
+from .wiring import build_parts
 
 
 def fatal(error: TrainingCheckError) -> NoReturn:
@@ -121,19 +119,15 @@ def emit(checks: Iterable[ReplayCheck], fmt: str) -> None:
 
 
 def local_parts(config: Config, tracker_path: str | None, clock: Clock, pool: TransportPool) -> Parts:
-    """The parts of local mode: a local tracker, local or SSH commands, the configured reviewer."""
+    """The parts of local mode: the watch list in a local file, its history cache beside it."""
     path = tracker_path or config.tracker.local
     if path is None:
         raise TrainingCheckError(
             "no watch list: local mode needs a watch-list file",
             tip="pass --tracker watch.md, or set `tracker: {local: watch.md}` in the config",
         )
-    reviewer: Reviewer | None = None
-    if config.reviewer is not None:
-        reviewer = OpenAIReviewer(config.reviewer, os.environ.get(config.reviewer.api_key_env))
     tracker = LocalTracker(path)
-    store = HistoryStore(tracker.watch_path.with_suffix(".cache"))
-    return Parts(config, tracker, clock, reviewer, pool.for_host, log_sources(pool.for_host), store)
+    return build_parts(config, tracker, clock, pool, environ=os.environ, cache=tracker.watch_path.with_suffix(".cache"))
 
 
 def default_config_path(given: str | None) -> str | None:

@@ -16,6 +16,7 @@ from .checking import Observation, observe, review, started_at
 from .clock import Clock
 from .config import Config
 from .errors import TrainingCheckError
+from .evidence import stop_evidence
 from .fetching import SourcesFor
 from .github_commands import StopOrder, take_commands
 from .history_store import HistoryStore
@@ -25,6 +26,7 @@ from .report.views import RunView
 from .reporting import review_text, run_view, trend_and_baseline
 from .reviewers import Decision, Review, Reviewer
 from .schedule import is_due, reschedule
+from .sources.interface import RunState as RunLife
 from .state import RunState, State, state_to_json
 from .state_budget import fit_state
 from .stoppers import stopper_for
@@ -33,6 +35,8 @@ from .trackers.interface import CommitState
 from .transport import Transport
 from .watchlist import WatchEntry
 
+# Lives a run reports that end it: it is reported once and no longer checked.
+ENDED = (RunLife.FINISHED, RunLife.CRASHED, RunLife.FAILED)
 # A run whose stop ended this way is not checked again.
 FINAL_STOPS = (StopOutcome.STOPPED, StopOutcome.ALREADY_GONE, StopOutcome.REFUSED)
 # Room after the dashboard text for the state's HTML comment around its JSON, and for what
@@ -51,6 +55,8 @@ class Parts:
     transport_for: Callable[[str | None], Transport]  # host name (None: this machine)
     sources_for: SourcesFor  # the sources of a run, in the order they are tried
     store: HistoryStore  # each run's history between cycles
+    # Saves a stop's evidence with the run (W&B notes and tag); None where there is nowhere to.
+    evidence: Callable[[WatchEntry, str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,8 @@ class _Cycle:
         obs = observe(entry, self.parts.config, self.now, self.parts.sources_for(entry), self.parts.store)
         if obs.error is None:
             self.judged(entry, obs, run)
+            if obs.life in ENDED:
+                self.ended(entry, obs)
             return
         run = replace(run, last_error=obs.error, last_checked=self.now)
         intervals = self.parts.config.schedule.intervals_minutes
@@ -169,12 +177,32 @@ class _Cycle:
         began = started_at(obs.history if obs else None, run) or self.now
         record = stopper.stop(entry.stop, began, run.stop, save, by, reason)
         save(record)
-        if record.outcome in (StopOutcome.STOPPED, StopOutcome.ALREADY_GONE):
-            self.stopped.append(entry.name)
         who = "by rule" if by == "rule" else f"by {by}"
         if record.outcome is StopOutcome.DRY_RUN:
             return f"Would stop {who} ({reason}), but `actions.stop` is false (dry run): nothing was signalled."
-        return f"Stop {who} ({reason}): {record.outcome.value}. {record.detail}"
+        if record.outcome not in (StopOutcome.STOPPED, StopOutcome.ALREADY_GONE):
+            return f"Stop {who} ({reason}): {record.outcome.value}. {record.detail}"
+        self.stopped.append(entry.name)
+        return f"Stopped {who} ({reason}). {record.detail} {self.save_evidence(entry, record, obs)}".strip()
+
+    def save_evidence(self, entry: WatchEntry, record: StopRecord, obs: Observation | None) -> str:
+        """Record the stop with the run itself where that is possible (W&B notes and tag)."""
+        if self.parts.evidence is None or entry.wandb is None:
+            return ""
+        text = stop_evidence(entry.name, entry.wandb_url, record, obs.judgment if obs else None)
+        try:
+            self.parts.evidence(entry, text)
+        except TrainingCheckError as e:
+            self.notices.append(f"`{entry.name}`: the stop evidence could not be saved to W&B ({e.message})")
+            return f"The evidence could not be saved to W&B: {e.message}."
+        return "Evidence saved to the W&B run's notes, tagged `training-check:stopped`."
+
+    def ended(self, entry: WatchEntry, obs: Observation) -> None:
+        """A run that finished, crashed or failed: reported once, then no longer checked."""
+        run = replace(self.state.run(entry.name), finished=True, ended_as=obs.life.value)
+        self.state = self.state.with_run(entry.name, run)
+        action = f"The run says it has {obs.life.value}; it is no longer checked."
+        self.post(entry, run_view(entry, run, obs, action, self.now))
 
     def stop_now(self, entry: WatchEntry, order: StopOrder) -> None:
         """A `/stop` command: the automatic stop's path, then its verdict comment."""

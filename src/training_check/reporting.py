@@ -36,7 +36,8 @@ def status_of(run: RunState, now: float) -> tuple[Status, str]:
     if stopping is not None:
         return stopping
     if run.finished:
-        return Status.FINISHED, f"at step {run.last_step:,}" if run.last_step is not None else ""
+        how = run.ended_as or "finished"
+        return Status.FINISHED, f"{how} at step {run.last_step:,}" if run.last_step is not None else how
     if run.snoozed_until is not None and now < run.snoozed_until:
         who = f" by {run.snoozed_by}" if run.snoozed_by else ""
         return Status.SNOOZED, f"{who} until {utc_time(run.snoozed_until)}".strip()

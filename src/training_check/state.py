@@ -60,6 +60,7 @@ class RunState:
     last_trend: str | None = None  # the loss sparkline of the last check, for the dashboard
     last_vs_baseline: str | None = None
     last_error: str | None = None  # why the last check could not read the run
+    ended_as: str | None = None  # "finished", "crashed" or "failed", as the run reported it
 
     def with_verdict(self, verdict: Verdict, reason: str | None) -> RunState:
         """This state after a judgment: the verdict remembered, the oldest ones forgotten."""
@@ -303,6 +304,7 @@ _DECODE: dict[str, Callable[[object, str], Any]] = {
     "last_trend": _decoder(str, True),
     "last_vs_baseline": _decoder(str, True),
     "last_error": _decoder(str, True),
+    "ended_as": _decoder(str, True),
     "review_times": lambda value, where: tuple(_typed(t, float, where) for t in _typed(value, list, where)),
 }
 
