@@ -44,6 +44,7 @@ def fetch_run(entry: WatchEntry, sources: Sequence[Source], store: HistoryStore)
             tip="give the run a `wandb:` path or a `log:` file in the watch list",
         )
     failures: list[str] = []
+    empty: Reading | None = None  # a source that answered with no metrics at all
     for source in sources:
         old, cursor = store.load(entry.name, source.name)
         if cursor is not None and not old.series:
@@ -55,7 +56,14 @@ def fetch_run(entry: WatchEntry, sources: Sequence[Source], store: HistoryStore)
             continue
         history = fetched.new if fetched.reset or cursor is None else merge(old, fetched.new)
         store.save(entry.name, source.name, history, fetched.cursor)
-        return Reading(history, fetched, source.name, tuple(failures))
+        reading = Reading(history, fetched, source.name, tuple(failures))
+        if history.series:
+            return reading
+        # W&B may know the run but hold none of its metrics (an offline run): try the log.
+        empty = empty or reading
+        failures.append(f"{source.name}: no metrics logged yet")
+    if empty is not None:
+        return empty
     raise Unreachable("; ".join(failures), tip="the run will be checked again in 10 minutes")
 
 
