@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="watch three real local trainers and stop the bad one")
     demo.add_argument("--seconds", type=positive_float, default=35.0, help="how long the demo watches")
     sub.add_parser("config-schema", help="print the JSON Schema of the config file")
+    sub.add_parser("action", help="one check cycle as the GitHub Action runs it (settings from the environment)")
     return parser
 
 
@@ -176,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "config-schema":
             print(json.dumps(config_schema(), indent=2))
             return 0
+        if args.command == "action":
+            from .action import main_from_env  # noqa: PLC0415 - GitHub mode only
+
+            return main_from_env()
         if args.command == "demo":
             from .demo import run_demo  # noqa: PLC0415 - only the demo needs its trainers
 
