@@ -17,12 +17,14 @@ from typing import Any, TextIO
 
 from .clock import SystemClock
 from .config import DEFAULT_PATH, ActionSettings, Config, load_config
+from .cron_sync import sync_cron, wanted_cron
 from .cycle import CycleReport, run_cycle
 from .errors import TrainingCheckError
-from .github_client import event_from_env
+from .github_client import GitHubSettings, connect, event_from_env
 from .model import Verdict
 from .trackers.github_issue import GitHubTracker
 from .transport.pool import TransportPool
+from .watching import active_runs
 from .wiring import build_parts
 
 # Secrets the action may hold; each is masked in the log before anything else is printed.
@@ -109,11 +111,36 @@ def run_action(environ: Mapping[str, str], out: TextIO) -> int:
         with TransportPool(config, environ) as pool:
             parts = build_parts(config, tracker, SystemClock(), pool, environ=environ, cache=CACHE)
             report = run_cycle(parts, force=force, event=event)
+        if config.schedule.rewrite_cron:
+            follow_runs(report, tracker, config, environ, out)
     except TrainingCheckError as e:
         out.write(f"::error title=training-check::{escape_command(e.message + ' ' + (e.tip or ''))}\n")
         return 1
     write_results(report, environ, out)
     return 0
+
+
+def follow_runs(
+    report: CycleReport, tracker: GitHubTracker, config: Config, environ: Mapping[str, str], out: TextIO
+) -> None:
+    """Rewrite the workflow's cron after the cycle; save the state again only if it changed."""
+    settings = GitHubSettings.from_env(environ)
+    token = environ.get("TRAINING_CHECK_WORKFLOW_TOKEN", "").strip()
+    # The same bot, another token: its login is known, so no request asks for it.
+    workflow = dataclasses.replace(settings, token=token, bot_login=tracker.connection.bot_login)
+    repo = connect(workflow) if token else None
+    active = active_runs(report.state, [view.name for view in report.views])
+    wanted = wanted_cron(report.state, active, settings.repository)
+    change = sync_cron(report.state, wanted, config.schedule.workflow, repo)
+    if change.commit_message:
+        out.write(f"training-check: {change.commit_message}\n")
+    if change.state == report.state and change.notice is None:
+        return
+    dashboard = report.dashboard
+    if change.notice:
+        head, marker, tail = dashboard.partition("<!-- training-check:state")
+        dashboard = f"{head.rstrip()}\n\n⚠️ {change.notice}\n{marker}{tail}"
+    tracker.publish(dashboard, change.state)
 
 
 def main_from_env() -> int:

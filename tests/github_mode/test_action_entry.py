@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from servers.github import BOT_TOKEN, DEFAULT_REPO, GitHubStandIn
-from support.github_cycle import diverged, healthy, sleeper, tracking_issue, write_log
+from servers.github import ADMIN_TOKEN, BOT_TOKEN, DEFAULT_REPO, WORKFLOW, GitHubStandIn
+from support.github_cycle import comments_on, diverged, healthy, sleeper, tracking_issue, write_log
+from training_check.cron import current_cron, minute_offset
 
 
 def runner_env(api: GitHubStandIn, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -85,3 +86,35 @@ def test_a_bad_config_is_one_error_annotation_and_stops_nothing(tmp_path: Path, 
     assert len(errors) == 1 and "checks.spike_factor" in errors[0] and "a number >= 0" in errors[0]
     assert "the config is wrong" in (tmp_path / "summary.md").read_text()
     assert github_standin.calls() == []
+
+
+def workflow_file(api: GitHubStandIn) -> tuple[str, list[str]]:
+    with api.lock:
+        file = api.repo().files[WORKFLOW]
+        return file.content.decode(), list(file.commits)
+
+
+def test_the_cron_follows_the_runs_only_with_a_workflow_token(tmp_path: Path, github_standin: GitHubStandIn) -> None:
+    good = write_log(tmp_path / "good.jsonl", healthy())
+    tracking_issue(github_standin, [f"{{log: {good}}}"])
+    before, _ = workflow_file(github_standin)
+
+    done = action(runner_env(github_standin, tmp_path), tmp_path)  # GITHUB_TOKEN only: may not edit workflows
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert workflow_file(github_standin)[0] == before
+    dashboard = next(c.body for c in comments_on(github_standin, 1) if c.body.startswith("<!-- training-check:dash"))
+    assert "workflow-token" in dashboard  # said once, in the dashboard
+
+    done = action(runner_env(github_standin, tmp_path, TRAINING_CHECK_WORKFLOW_TOKEN=ADMIN_TOKEN), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    after, commits = workflow_file(github_standin)
+    minute = minute_offset(DEFAULT_REPO)
+    assert current_cron(after) == f"{minute}-59/10 * * * *"
+    changed = [(b, a) for b, a in zip(before.splitlines(), after.splitlines(), strict=True) if b != a]
+    assert changed == [('    - cron: "*/30 * * * *"', f'    - cron: "{minute}-59/10 * * * *"')]
+    assert commits[-1] == f"training-check: run every 10 minutes (`{minute}-59/10 * * * *`) to follow the watched runs"
+    print("cron rewrite:", changed)
+
+    github_standin.clear_requests()
+    action(runner_env(github_standin, tmp_path, TRAINING_CHECK_WORKFLOW_TOKEN=ADMIN_TOKEN), tmp_path)
+    assert github_standin.calls("PUT") == []  # unchanged: no commit
