@@ -15,18 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import pytest
 
 from training_check.model import History
 from training_check.sources import SourceError
 from training_check.sources.incremental import FORMATS, Format, read_history, read_new
 from training_check.sources.interface import Cursor, Fetched
-from training_check.sources.logfile import read_history as read_whole_file_before
 from training_check.sources.rows import HistoryBuilder
 from training_check.sources.streams import HEAD_BYTES, LocalFile, OpenedFile
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "curves"
 
 
 def jsonl(steps: range) -> bytes:
@@ -232,38 +228,6 @@ def test_a_stream_format_plugs_in_with_one_table_entry(tmp_path: Path, monkeypat
 
 
 # --- the whole-file read of `replay`, on the same code ----------------------------------
-
-
-def same(a: History, b: History) -> bool:
-    return (a.rows_read, a.rows_skipped, a.skip_reasons, a.series.keys()) == (
-        b.rows_read,
-        b.rows_skipped,
-        b.skip_reasons,
-        b.series.keys(),
-    ) and all(
-        np.array_equal(a.series[k].steps, b.series[k].steps)
-        and np.array_equal(a.series[k].values, b.series[k].values, equal_nan=True)
-        for k in a.series
-    )
-
-
-@pytest.mark.parametrize(
-    "content",
-    [
-        '{"step": 0, "loss": 2.0}\n{"step": 1, "loss": NaN}\nnot json\n{"step": 2, "loss": 1.5}',
-        "step,loss,lr\n0,2.0,0.1\n\n1,x,0.1\n2,1.9",
-        "epoch 1 step 10 loss=2.3 lr=3e-4\nWarning: something\n{'loss': 2.1, 'epoch': 0.5}\n",
-    ],
-)
-def test_read_history_matches_the_whole_file_reader(tmp_path: Path, content: str) -> None:
-    path = tmp_path / "metrics"
-    path.write_text(content)
-    assert same(read_history(path), read_whole_file_before(path))
-
-
-def test_read_history_matches_on_the_recorded_curves() -> None:
-    for path in sorted(DATA.glob("*.jsonl"))[:20]:
-        assert same(read_history(path), read_whole_file_before(path)), path.name
 
 
 @pytest.mark.parametrize(("content", "problem"), [("", "is empty"), ("\n\n", "is empty"), ("a,b\n", "no metric rows")])

@@ -12,7 +12,7 @@ import pytest
 
 from training_check.model import History
 from training_check.sources import SourceError, read_history
-from training_check.sources.logfile import format_of
+from training_check.sources.incremental import SNIFF_BYTES, format_by_extension, sniff_format
 from training_check.sources.rows import HistoryBuilder
 
 NAN = math.nan
@@ -40,6 +40,11 @@ def same(actual: list[float], expected: list[float]) -> bool:
     return len(actual) == len(expected) and all(
         a == e or (math.isnan(a) and math.isnan(e)) for a, e in zip(actual, expected, strict=True)
     )
+
+
+def format_of(path: Path) -> str:
+    """The format a read of `path` detects: the extension's, else the first bytes'."""
+    return format_by_extension(str(path)) or sniff_format(path.read_bytes()[:SNIFF_BYTES])
 
 
 def fails(path: Path, fmt: str | None = None) -> SourceError:

@@ -238,6 +238,37 @@ def test_odd_rows_in_a_batch_leave_the_rows_around_them_fast(monkeypatch: pytest
         assert got == {"typed": ([10], [0.5]), "opt.beta": ([20], [0.9]), "note": ([25], [1000.0])}
 
 
+def test_batched_decoding_gives_the_whole_history_one_by_one_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rows taken by columns carry the order state into and out of the rows the general way
+    # takes: duplicates, steps out of order, refused steps, a row without a step.
+    steps = [0, 1, 2, 2, 1, 5, 3, -3, 2**53 + 1, 4, 6, 6, 2]
+    records = [row(s, loss=str(1 / (s + 2)), _timestamp=str(1.7e9 + abs(s) % 100)) for s in steps]
+    records[3] = row(2, loss="0.75", acc="NaN")  # the same step again, with another value
+    records.insert(6, row(None, loss="0.5"))  # no step at all: the one after the row before
+    records.insert(9, row(9, loss='"text"', acc="1"))  # not a number: the general way
+    records[11].history.item.add(nested_key=["loss"], value_json="0.25")  # a metric twice in a row
+    records[12].history.item[-1].value_json = "6.5"  # a step that is not a whole number
+    records += [row(s, loss=str(s), lr="0.1", _timestamp=str(1.7e9 + s)) for s in range(30, 10, -1)]
+    data = frame(records)
+    slow = count_slow_rows(monkeypatch)
+    results = []
+    for parser in (WandbFileParser(), WandbFileParser(batched=False)):
+        slow.clear()
+        _, builder = parse(data, parser=parser)
+        history = builder.build()
+        series = [(k, s.steps.tolist(), np.nan_to_num(s.values, nan=-1.0).tolist()) for k, s in history.series.items()]
+        results.append((series, history.rows_read, history.skip_reasons, builder.ignored, parser.info.heartbeat))
+        # Batched, only the odd rows take the general way (the one without a step reads as 0).
+        assert slow == ([0, -3, 9, 2**53 + 1, 4, 6] if parser.batched else [r.history.step.num for r in records])
+    assert results[0] == results[1]
+    assert results[0][2] == (
+        f"1 record: negative step (at byte {data.index(records[8].SerializeToString()) - 7}: -3)",
+        f"1 record: step out of range (at byte {data.index(records[10].SerializeToString()) - 7}: {2**53 + 1})",
+        "2 duplicate steps, the later value kept",
+        "25 records out of step order, sorted",
+    )
+
+
 def test_a_record_over_three_blocks_is_joined(big_run: Path) -> None:
     data = big_run.read_bytes()
     kinds = [kind for _, _, kind in chunks(data)]

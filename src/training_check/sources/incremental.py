@@ -28,9 +28,8 @@ from typing import BinaryIO, Protocol
 from training_check.model import History
 from training_check.sources.errors import SourceError
 from training_check.sources.interface import Cursor, Fetched
-from training_check.sources.lines import LineParser
-from training_check.sources.logfile import _STEPISH_COLUMNS, MAX_LINE, _read_line
-from training_check.sources.rows import HistoryBuilder
+from training_check.sources.lines import MAX_LINE, LineParser, read_line
+from training_check.sources.rows import STEP_KEYS, HistoryBuilder
 from training_check.sources.streams import HEAD_BYTES, LocalFile, MeteredStream, OpenedFile, Opener
 from training_check.sources.tabular import CsvParser, JsonlParser
 from training_check.sources.text import TextParser
@@ -39,6 +38,7 @@ from training_check.sources.wandb_log import FILE_HEADER
 
 SNIFF_BYTES = 64 * 1024  # how far the format sniffer looks for a first line
 CHUNK = 1 << 20  # read size: SFTP pipelines it, memory stays bounded
+_STEPISH_COLUMNS = frozenset({*STEP_KEYS, "epoch"})  # a CSV header names one of them
 
 
 class StreamParser(Protocol):
@@ -75,7 +75,7 @@ class LineStream:
                 break  # still being written: the next read starts with this line
             self.lines += 1
             builder.where = f"line {self.lines}" if start == 0 else f"byte {end}"
-            self.blank += _read_line(raw, complete, self.parser, builder)
+            self.blank += read_line(raw, complete, self.parser, builder)
             end += length
         return end
 
@@ -85,7 +85,7 @@ class LineStream:
         seen = 0
         for raw, length, complete in _lines(stream):
             seen += length
-            if seen > start or not _read_line(raw, complete, self.parser, HistoryBuilder()):
+            if seen > start or not read_line(raw, complete, self.parser, HistoryBuilder()):
                 return
 
     def check_whole(self, builder: HistoryBuilder) -> None:

@@ -47,9 +47,7 @@ LR_PREFIXES = ("lr-", "lr/")  # Lightning's LearningRateMonitor logs "lr-AdamW"
 # Parts of a key that mark it as evaluation, not training ("val_loss", "test/loss").
 _EVAL_WORDS = frozenset({"eval", "val", "valid", "validation", "test"})
 # Eval bookkeeping that says nothing about quality; never picked as the eval metric.
-_EVAL_BOOKKEEPING = frozenset(
-    {"runtime", "samples_per_second", "steps_per_second", "epoch", "step", "global_step"}
-)
+_EVAL_BOOKKEEPING = frozenset({"runtime", "samples_per_second", "steps_per_second", "epoch", "step", "global_step"})
 
 
 def detect_names(

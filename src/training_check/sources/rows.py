@@ -1,4 +1,4 @@
-"""Collect metric rows one at a time and turn them into a `History` once, at the end."""
+"""Collect metric rows, one by one or a block at a time by columns, and turn them into a `History` once, at the end."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from training_check.model import History, Series, StepArray, ValueArray
 from training_check.sources.values import MAX_STEP
@@ -22,6 +23,10 @@ STEP_KEYS = (
     "iter",
 )
 MAX_REASONS = 10
+
+IndexArray = npt.NDArray[np.intp]
+# A metric's cells in a block of rows: the rows (ascending, each once) and their values.
+Column = tuple[IndexArray, ValueArray]
 
 
 def pick_step_key(keys: Container[str]) -> str | None:
@@ -84,6 +89,41 @@ class HistoryBuilder:
                 self._values[name] = array("d")
             steps.append(step)
             self._values[name].append(value)
+
+    def add_columns(self, steps: StepArray, columns: Mapping[str, Column]) -> None:
+        """Add `len(steps)` rows at once, exactly as `add` would add them one by one, in order.
+
+        Row i has the step `steps[i]` (explicit: no None) and, for each `name: (rows, values)`
+        of `columns`, `values[j]` under `name` where `rows[j] == i`. A row in no column is
+        ignored, like an empty one for `add`. New metrics are made in the order of their first
+        rows kept, those that share it in the order of `columns`: list the metrics in order
+        of first appearance in the rows kept for `add`'s order of `History.series`.
+        """
+        held = np.zeros(steps.size, dtype=bool)
+        for rows, _ in columns.values():
+            held[rows] = True
+        refused = held & ((steps < 0) | (steps > MAX_STEP))
+        self.ignored += int(steps.size - np.count_nonzero(held))
+        for step in steps[refused].tolist():  # rare: counted one by one, as `add` counts them
+            self.skip("negative step" if step < 0 else "step out of range", str(step))
+        keep = held & ~refused
+        kept = steps[keep]
+        if not kept.size:
+            return
+        # The highest step before each row: a row below it is out of order, as in `add`.
+        highest = np.maximum.accumulate(np.concatenate(([self._max_step], kept)))
+        self._out_of_order += int(np.count_nonzero(kept < highest[:-1]))
+        self._max_step, self.last_step = int(highest[-1]), int(kept[-1])
+        self.rows_read += int(kept.size)
+        cells = [
+            (name, rows[used], values[used]) for name, (rows, values) in columns.items() if (used := keep[rows]).any()
+        ]
+        cells.sort(key=lambda cell: int(cell[1][0]))  # stable: by first row, then as given
+        for name, rows, values in cells:
+            if name not in self._steps:
+                self._steps[name], self._values[name] = array("q"), array("d")
+            self._steps[name].frombytes(steps[rows].astype(np.int64, copy=False).tobytes())
+            self._values[name].frombytes(values.astype(np.float64, copy=False).tobytes())
 
     def skip(self, reason: str, example: str | None = None) -> None:
         """Count a row that was dropped, under a short reason shared by its kind."""

@@ -12,10 +12,11 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from training_check.sources.logfile import _open
+from training_check.sources.errors import SourceError
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -60,9 +61,24 @@ class LocalFile:
 
     @contextmanager
     def open(self) -> Iterator[OpenedFile]:
-        with _open(self.path) as file:  # the same errors as whole-file reads
+        with open_local(self.path) as file:
             stat = os.fstat(file.fileno())
             yield OpenedFile(file, stat.st_size, stat.st_ino or None, stat.st_mtime)
+
+
+def open_local(path: Path) -> BufferedReader:
+    """`path` opened for reading bytes; SourceError, naming the file and the fix, when it cannot be."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError as error:
+        raise SourceError(f"{path}: no such file", "check the path") from error
+    except IsADirectoryError as error:
+        tip = "give the metrics file inside it (e.g. metrics.csv or history.jsonl)"
+        raise SourceError(f"{path} is a directory", tip) from error
+    except PermissionError as error:
+        raise SourceError(f"{path}: permission denied", "check the file's permissions") from error
+    except OSError as error:
+        raise SourceError(f"{path}: cannot open ({error.strerror or error})") from error
 
 
 class MeteredStream(io.RawIOBase):
