@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from .clock import SystemClock
+from .clock import Clock, SystemClock
 from .config import DEFAULT_PATH, ActionSettings, Config, load_config
 from .cron_sync import sync_cron, wanted_cron
 from .cycle import CycleReport, run_cycle
@@ -89,8 +89,8 @@ def write_results(report: CycleReport, environ: Mapping[str, str], out: TextIO) 
         out.write(f"::{level} title=training-check {escape_command(view.name)}::{escape_command(reason)}\n")
 
 
-def run_action(environ: Mapping[str, str], out: TextIO) -> int:
-    """One cycle on GitHub; the exit code says whether it could run at all."""
+def run_action(environ: Mapping[str, str], out: TextIO, clock: Clock | None = None) -> int:
+    """One cycle on GitHub; the exit code says whether it could run at all (`clock`: tests)."""
     mask_secrets(None, environ, out)
     try:
         config = config_from_env(environ)
@@ -109,7 +109,7 @@ def run_action(environ: Mapping[str, str], out: TextIO) -> int:
     try:
         tracker = GitHubTracker.from_env(environ, config.tracking_issue.label)
         with TransportPool(config, environ) as pool:
-            parts = build_parts(config, tracker, SystemClock(), pool, environ=environ, cache=CACHE)
+            parts = build_parts(config, tracker, clock or SystemClock(), pool, environ=environ, cache=CACHE)
             report = run_cycle(parts, force=force, event=event)
         if config.schedule.rewrite_cron:
             follow_runs(report, tracker, config, environ, out)
