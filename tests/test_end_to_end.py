@@ -42,9 +42,11 @@ def wandb_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def start_trainer(folder: Path, mode: str) -> subprocess.Popen[bytes]:
+    """A real numpy trainer; the healthy one at a pace where it is still learning at the end."""
     log = folder / f"{mode}.jsonl"
     argv = [sys.executable, "-m", "training_check.demo_trainer", "--log", str(log), "--mode", mode]
-    return subprocess.Popen([*argv, "--step-seconds", "0.002"], start_new_session=True)
+    pace = "0.002" if mode == "diverge" else "0.006"
+    return subprocess.Popen([*argv, "--step-seconds", pace], start_new_session=True)
 
 
 def wait_for_rows(log: Path, rows: int) -> None:
