@@ -6,7 +6,7 @@ never handling a comment twice.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -39,16 +39,6 @@ from training_check.cycle import run_cycle
 from training_check.model import StopOutcome
 from training_check.trackers.github_inbox import GitHubInbox
 from training_check.trackers.github_issue import GitHubTracker
-
-
-@pytest.fixture
-def trainers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 def test_stop_needs_permission_then_stops_the_real_process(

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import math
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from servers.github import DEFAULT_REPO, GitHubStandIn
 from support.clock import FakeClock
@@ -35,16 +32,6 @@ from training_check.model import StopOutcome, Verdict
 from training_check.report.render import GITHUB_COMMENT_LIMIT
 from training_check.state import extract_state, state_from_json
 from training_check.trackers.github_issue import DASHBOARD_MARKER, ISSUE_BODY
-
-
-@pytest.fixture
-def trainers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 def test_ten_cycles_one_dashboard_edited_in_place_and_verdicts_only_on_change(
