@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -37,6 +38,13 @@ def start_trainer(folder: Path, mode: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def wait_for_logs(folder: Path, seconds: float) -> None:
+    """Give the trainers the moment they need to start (numpy import) and log a first row."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not all((folder / f"{mode}.jsonl").exists() for mode in TRAINERS):
+        time.sleep(0.1)
+
+
 def watch_list(folder: Path, processes: dict[str, subprocess.Popen[bytes]]) -> str:
     """The watch list the demo writes: the same YAML block a GitHub tracking issue holds."""
     lines = ["# Demo runs", "", "```yaml", "runs:"]
@@ -50,6 +58,7 @@ def run_demo(seconds: float) -> int:
     console = Console()
     folder = Path(tempfile.mkdtemp(prefix="training-check-demo-"))
     processes = {mode: start_trainer(folder, mode) for mode in TRAINERS}
+    wait_for_logs(folder, seconds=15.0)
     (folder / "watch.md").write_text(watch_list(folder, processes))
     console.print(f"[bold]training-check demo[/bold]: 3 real trainers in {folder}, clock {TIME_SCALE:g}x faster\n")
     local = LocalTransport()
