@@ -9,6 +9,12 @@
    (tests/servers/wandb_server.py, in a subprocess) and read whole through the real SDK by
    `WandbApiSource`: 1,000-step pages, one scan for the every-step keys, one for eval.
    Prints rows/s and peak RSS (the reader's: wandb-core is a process of its own).
+3. SFTP: the same kind of `.wandb` file read by `LogSource` over `SSHTransport` from the
+   loopback OpenSSH server of the tests (tests/servers/sshd.py). (a) whole first reads:
+   rows/s and bytes transferred vs the file size; (b) an incremental read after the file
+   grew in place (its first half written, read, then the rest appended): the new bytes
+   past the cursor vs the bytes transferred (~1: the new bytes plus the 4 KiB identity
+   check). Prints peak RSS (the reader's: sshd is a process of its own).
 
 Run: `.venv/bin/python benchmarks/sources.py [--quick]` (quick: smaller, for CI).
 """
@@ -147,6 +153,67 @@ def bench_wandb_api(rows: int) -> None:
     )
 
 
+# --- 3. the .wandb file over SFTP ------------------------------------------------------
+
+
+def rows_in(history: History) -> int:
+    """Rows of a history: the length of its longest series (`train/loss` is in every row)."""
+    return max((len(series) for series in history.series.values()), default=0)
+
+
+def bench_sftp(rows: int, repeats: int) -> None:
+    """Read a `.wandb` file of `rows` rows over SFTP: whole, then only what was appended."""
+    tests = str(Path(__file__).resolve().parent.parent / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from servers.sshd import SSHServer, make_key  # noqa: PLC0415
+    from training_check.sources.log_source import LogSource  # noqa: PLC0415
+    from training_check.transport.ssh import SSHTransport  # noqa: PLC0415
+
+    key = make_key()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        data = write_wandb_run(folder / "sdk", rows).read_bytes()
+        whole, growing = folder / "whole.wandb", folder / "growing.wandb"
+        whole.write_bytes(data)
+        server = SSHServer(folder / "sshd", [key.public])
+        server.start()
+        try:
+            host = server.host("bench")
+            with SSHTransport(host, {host.name: host}, server.environ(key)) as transport:
+                transport.sftp()  # connect and log in before timing
+                rss_before = peak_rss_mb()
+                reads = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    first = LogSource(whole, transport).fetch(None)
+                    reads.append(time.perf_counter() - start)
+                half = len(data) // 2
+                growing.write_bytes(data[:half])
+                source = LogSource(growing, transport)
+                one = source.fetch(None)
+                with growing.open("ab") as file:  # grows in place: the same inode
+                    file.write(data[half:])
+                start = time.perf_counter()
+                two = source.fetch(one.cursor)
+                took = time.perf_counter() - start
+        finally:
+            server.stop()
+    took_whole, size = statistics.median(reads), len(data)
+    got, new, sent = rows_in(first.new), size - one.cursor.offset, two.transferred_bytes
+    print(
+        f"SFTP .wandb {got:,} rows ({size / 1e6:.1f} MB) over loopback sshd: median {got / took_whole:,.0f} rows/s "
+        f"over {repeats} whole reads ({took_whole:.2f} s), {first.transferred_bytes:,} bytes transferred for "
+        f"{size:,} in the file (x{first.transferred_bytes / size:.3f})"
+    )
+    print(
+        f"SFTP .wandb grown in place {half:,} -> {size:,} bytes: first read {rows_in(one.new):,} rows to offset "
+        f"{one.cursor.offset:,}; incremental read {rows_in(two.new):,} rows in {took:.2f} s, {new:,} new bytes past "
+        f"the cursor ({size - half:,} appended), {sent:,} transferred (x{sent / new:.4f}"
+        f"{', reset!' if two.reset else ''}); peak RSS {peak_rss_mb():.0f} MB ({rss_before:.0f} MB before reading)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
@@ -156,9 +223,11 @@ def main() -> None:
     if args.quick:
         bench_wandb_file(2_000, 3)
         bench_wandb_api(2_000)
+        bench_sftp(2_000, 1)
     else:
         bench_wandb_file(100_000, 9)
         bench_wandb_api(100_000)
+        bench_sftp(100_000, 3)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ MISSING = (
     f"{SSHD} is missing: the SSH tests need a real OpenSSH server. `make test` installs it "
     "(with tmux and screen); by hand: apt-get install -y --no-install-recommends openssh-server"
 )
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"  # Debian's sshd default for users, /usr/games aside
 KEY_ENV, KNOWN_HOSTS_ENV = "TC_TEST_SSH_KEY", "TC_TEST_KNOWN_HOSTS"
 _PEM_BODY = re.compile(r"-----BEGIN [A-Z ]+-----\n(.*?)\n-----END", re.DOTALL)
 
@@ -85,10 +86,13 @@ def free_port() -> int:
 class SSHServer:
     """One sshd on 127.0.0.1 with its own host key; logins by the `authorized` keys only."""
 
-    def __init__(self, folder: Path, authorized: Sequence[str], log_level: str = "INFO") -> None:
+    def __init__(
+        self, folder: Path, authorized: Sequence[str], log_level: str = "INFO", path_prefix: Path | None = None
+    ) -> None:
         self.folder = folder
         self.authorized = authorized
         self.log_level = log_level
+        self.path_prefix = path_prefix  # put first on the PATH of remote commands (sshd's `SetEnv`)
         self.host_key = make_key()
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -135,9 +139,16 @@ class SSHServer:
                 "PrintMotd no",
                 "Subsystem sftp internal-sftp",
                 f"LogLevel {self.log_level}",
+                *self._path_config(),
                 "",
             ]
         )
+
+    def _path_config(self) -> list[str]:
+        """`SetEnv PATH=…`: it replaces sshd's default PATH, so that default follows the prefix."""
+        if self.path_prefix is None:
+            return []
+        return [f'SetEnv "PATH={self.path_prefix}{os.pathsep}{DEFAULT_PATH}"']
 
     def _wait_until_listening(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
