@@ -23,7 +23,7 @@ from servers.wandb_server import WandbStandIn
 from support.github_cycle import ShiftedClock, comments_on, dashboards, pull_request, replies, verdicts
 from training_check.action import run_action
 from training_check.cron import current_cron, minute_offset
-from training_check.sources.wandb_api import bound_sdk_retries
+from training_check.sources.wandb_sdk import bound_sdk_retries
 
 WANDB_KEY = "local-" + "E2e0nly" * 6
 

@@ -23,7 +23,7 @@ from training_check.clock import SystemClock
 from training_check.config import ActionSettings, Config
 from training_check.cycle import run_cycle
 from training_check.model import StopOutcome, Verdict
-from training_check.sources.wandb_api import bound_sdk_retries
+from training_check.sources.wandb_sdk import bound_sdk_retries
 from training_check.trackers import LocalTracker
 from training_check.transport.pool import TransportPool
 from training_check.wiring import build_parts

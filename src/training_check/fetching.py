@@ -15,7 +15,8 @@ from .model import History
 from .sources.errors import SourceError
 from .sources.interface import Fetched, Source
 from .sources.log_source import LogSource
-from .sources.wandb_api import ApiFactory, WandbApiSource
+from .sources.wandb_api import WandbApiSource
+from .sources.wandb_sdk import ApiFactory
 from .transport import Transport
 from .watchlist import WatchEntry
 

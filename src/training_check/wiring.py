@@ -11,8 +11,8 @@ from .cycle import Parts
 from .fetching import run_sources
 from .history_store import HistoryStore
 from .reviewers import OpenAIReviewer, Reviewer
-from .sources.wandb_api import ApiFactory, api_factory
 from .sources.wandb_evidence import save_stop_evidence
+from .sources.wandb_sdk import ApiFactory, api_factory
 from .trackers import Tracker
 from .transport.pool import TransportPool
 from .watchlist import WatchEntry

@@ -20,14 +20,9 @@ from servers.wandb_server import Close, Slow, Status, WandbStandIn
 from training_check.sources.errors import SourceError
 from training_check.sources.interface import Cursor, Fetched, RunState, SourceUnreachable
 from training_check.sources.names import detect_names
-from training_check.sources.wandb_api import (
-    WandbApiSource,
-    api_factory,
-    bound_sdk_retries,
-    key_groups,
-    parse_time,
-)
+from training_check.sources.wandb_api import WandbApiSource, key_groups, parse_time
 from training_check.sources.wandb_evidence import STOP_TAG, save_stop_evidence
+from training_check.sources.wandb_sdk import api_factory, bound_sdk_retries
 
 KEY = "local-" + "Sx3cret" * 6  # shaped like a real key (40+ characters), never to be shown
 PATH = "team/proj/abc123"

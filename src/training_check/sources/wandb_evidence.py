@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from training_check.sources.errors import SourceError
-from training_check.sources.wandb_api import (
+from training_check.sources.wandb_sdk import (
     DEADLINE_S,
     ApiFactory,
     bound_sdk_retries,
