@@ -106,3 +106,10 @@ def test_benchmarks_run_in_quick_mode() -> None:
     assert done.returncode == 0, done.stderr
     assert "judge 10,000-step history: median" in done.stdout
     assert "replay 3 files" in done.stdout
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "sources.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for part in (".wandb 2,000 rows", "W&B API 2,000 steps", "SFTP .wandb 2,000 rows", "grown in place"):
+        assert part in done.stdout
