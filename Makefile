@@ -38,6 +38,8 @@ test: $(STAMP) test-packages
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/analysis.py
+	$(BIN)/python benchmarks/sources.py
+	$(BIN)/python benchmarks/detection.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
