@@ -205,3 +205,20 @@ def test_deterministic(names: MetricNames) -> None:
     loss[3000:] += np.linspace(0, 2, 2000)
     h = history(train_loss=series(loss))
     assert judge(h, names) == judge(h, names)
+
+
+def test_a_volatile_run_gets_patience_unless_its_learning_rate_is_still_climbing(names: MetricNames) -> None:
+    t = np.arange(3000)
+    rng = np.random.default_rng(5)
+    loss = 2.0 * np.exp(-t / 200) + 0.3 + 0.00002 * np.maximum(t - 1400, 0) + rng.normal(0, 0.01, 3000)
+    loss[1600:1660] += 1.5  # a rise after the best that came back: the run is volatile
+    loss[2000:] += np.linspace(1.5, 3.0, 1000)
+    warming = series(np.linspace(1e-4, 1e-2, 3000))
+    decaying_lr = series(np.linspace(1e-2, 1e-4, 3000))
+    at = 2090  # 90 steps into the rise: enough for a steady run, half the patience of a volatile one
+    climbing = judge(history(train_loss=series(loss), lr=warming).up_to(at), names)
+    settling = judge(history(train_loss=series(loss), lr=decaying_lr).up_to(at), names)
+    assert climbing.verdict is Verdict.BAD, climbing.reasons
+    assert settling.verdict is Verdict.UNSURE, settling.reasons
+    later = judge(history(train_loss=series(loss), lr=decaying_lr).up_to(2200), names)
+    assert later.verdict is Verdict.BAD

@@ -73,9 +73,7 @@ def rising(series: Series, name: str, sign: float, th: Thresholds) -> Signal | N
     return Signal("eval-rising", Severity.NOTE, detail, numbers)
 
 
-def against_baseline(
-    series: Series, name: str, baseline: Baseline, sign: float, th: Thresholds
-) -> Signal | None:
+def against_baseline(series: Series, name: str, baseline: Baseline, sign: float, th: Thresholds) -> Signal | None:
     """Compare the last evaluations with the baseline at the same steps.
 
     Against a baseline run, clearly worse at the same steps is bad. Against a fixed number

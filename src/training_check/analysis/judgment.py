@@ -32,7 +32,8 @@ def judge(
             detail += f"; {history.rows_skipped} rows skipped: {'; '.join(history.skip_reasons[:2])}"
         signals.append(Signal("no-loss", Severity.UNSURE, detail))
     else:
-        signals += loss_signals(history.get(names.loss), names.loss, thresholds)
+        lr = history.get(names.lr) if names.lr is not None else None
+        signals += loss_signals(history.get(names.loss), names.loss, thresholds, lr)
     if names.eval is not None:
         signals += eval_signals(history.get(names.eval), names.eval, baseline, thresholds)
     if names.lr is not None:

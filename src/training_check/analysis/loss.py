@@ -24,8 +24,8 @@ class Levels:
     limit: float  # a level above this is "risen"
 
 
-def loss_signals(loss: Series, name: str, th: Thresholds) -> list[Signal]:
-    """Every signal about the loss series `loss` (logged under `name`)."""
+def loss_signals(loss: Series, name: str, th: Thresholds, lr: Series | None = None) -> list[Signal]:
+    """Every signal about the loss series `loss` (logged under `name`); `lr` when logged."""
     signals = non_finite(loss, name, Severity.BAD)
     finite = np.isfinite(loss.values)
     steps, values = loss.steps[finite], loss.values[finite]
@@ -40,8 +40,7 @@ def loss_signals(loss: Series, name: str, th: Thresholds) -> list[Signal]:
         )
         return signals
     levels = smooth(steps, values, th)
-    for rule in (rise, plateau):
-        signal = rule(levels, name, th)
+    for signal in (rise(levels, name, th, lr), plateau(levels, name, th)):
         if signal is not None:
             signals.append(signal)
     if not any(s.name in ("spike", "rising", "diverging") for s in signals):
@@ -84,7 +83,15 @@ def smooth(steps: StepArray, values: ValueArray, th: Thresholds) -> Levels:
     return Levels(ends, starts, medians, initial, best, int(ends[best_index]), best + margin)
 
 
-def rise(lv: Levels, name: str, th: Thresholds) -> Signal | None:
+def rising_since(lr: Series | None, step: int) -> bool:
+    """Whether the learning rate has been going up since `step` (warming up, or a range test)."""
+    if lr is None:
+        return False
+    recent = lr.values[(lr.steps >= step) & np.isfinite(lr.values)]
+    return recent.size >= 2 and float(recent[-1]) > 1.02 * float(recent[0])
+
+
+def rise(lv: Levels, name: str, th: Thresholds, lr: Series | None = None) -> Signal | None:
     """Diverging (bad) when the level stays risen and is not coming back; else unsure."""
     risen = lv.values > lv.limit
     if not risen[-1]:
@@ -107,12 +114,11 @@ def rise(lv: Levels, name: str, th: Thresholds) -> Signal | None:
         detail = f"{rose}, but is coming back down from {fmt(peak)}"
         return Signal("spike", Severity.UNSURE, detail, numbers)
     # A run that already rose this high since its best and came back is volatile: a rise
-    # must last twice as long before it counts as divergence.
+    # must last twice as long before it counts as divergence, unless the learning rate is
+    # still climbing (an instability a rising lr drives does not settle by itself).
     earlier = lv.values[(lv.ends > lv.best_step) & (lv.ends < since)] > lv.limit
-    patience = 2 if earlier.any() else 1
-    sustained = (
-        duration >= patience * th.diverge_min_steps and stretch.size >= patience * th.diverge_min_levels
-    )
+    patience = 2 if earlier.any() and not rising_since(lr, since) else 1
+    sustained = duration >= patience * th.diverge_min_steps and stretch.size >= patience * th.diverge_min_levels
     if sustained:
         return Signal("diverging", Severity.BAD, f"{rose} ({fmt_step(duration)} steps)", numbers)
     return Signal("rising", Severity.UNSURE, f"{rose}; too short to call yet", numbers)
@@ -157,9 +163,7 @@ def spike(steps: StepArray, values: ValueArray, name: str, th: Thresholds) -> Si
         return None
     at, value = int(tail_steps[worst]), float(tail[worst])
     numbers = {"step": float(at), "value": value, "factor": float(excess[worst])}
-    head = (
-        f"`{name}` spiked to {fmt(value)} at step {fmt_step(at)} ({excess[worst]:.0f}× its normal variation)"
-    )
+    head = f"`{name}` spiked to {fmt(value)} at step {fmt_step(at)} ({excess[worst]:.0f}× its normal variation)"
     if worst >= tail.size - 2:
         return Signal("spike", Severity.UNSURE, f"{head}, at the newest values", numbers)
     now = float(np.median(tail[-size:]))
