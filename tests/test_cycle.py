@@ -17,6 +17,7 @@ import pytest
 
 from servers.openai_server import OpenAIStandIn, Reply, Status
 from support.clock import FakeClock
+from support.runs import flat, healthy, sleeper, write_log
 from training_check.clock import SystemClock
 from training_check.config import ActionSettings, Config
 from training_check.cycle import Parts, run_cycle
@@ -67,25 +68,6 @@ def write_watch(folder: Path, entries: list[str]) -> Path:
     body = "\n".join(f"  - {e}" for e in entries)
     path.write_text(f"Runs of the test.\n\n```yaml\nruns:\n{body}\n```\n")
     return path
-
-
-def write_log(path: Path, losses: list[float], start_time: float | None = None) -> Path:
-    """A static JSONL history (NaN allowed), optionally with timestamps from `start_time`."""
-    with path.open("w") as f:
-        for step, loss in enumerate(losses):
-            row: dict[str, object] = {"_step": step, "train/loss": loss}
-            if start_time is not None:
-                row["_timestamp"] = start_time + step
-            f.write(json.dumps(row) + "\n")
-    return path
-
-
-def healthy(n: int = 2000) -> list[float]:
-    return [2.0 * math.exp(-s / 300) + 0.3 + 0.01 * math.sin(s * 1.7) for s in range(n)]
-
-
-def flat(n: int = 3000) -> list[float]:
-    return [2.3 + 0.01 * math.sin(s * 1.7) for s in range(n)]
 
 
 def parts(
@@ -148,17 +130,6 @@ def reviewer_for(server: OpenAIStandIn) -> tuple[OpenAIReviewer, Config]:
     settings = ReviewerSettings(api="chat", base_url=server.base_url, timeout_seconds=2.0)
     config = Config(reviewer=settings, actions=ActionSettings(grace_seconds=2.0))
     return OpenAIReviewer(settings, "sk-test-key-123"), config
-
-
-def sleeper(folder: Path) -> subprocess.Popen[bytes]:
-    script = Path(__file__).parent / "support" / "trainer_sleeper.py"
-    folder.mkdir(exist_ok=True)
-    process = subprocess.Popen([sys.executable, str(script), str(folder)], start_new_session=True)
-    deadline = time.monotonic() + 10
-    while not (folder / "ready").exists():
-        assert time.monotonic() < deadline, "sleeper never became ready"
-        time.sleep(0.02)
-    return process
 
 
 def test_reviewer_stop_leads_to_a_stop(tmp_path: Path, openai_server: OpenAIStandIn, trainers: dict) -> None:

@@ -15,30 +15,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import wandb
 
 from servers.github import ADMIN_TOKEN, BOT_TOKEN, DEFAULT_REPO, WORKFLOW, GitHubStandIn
 from servers.sshd import KEY_ENV, KNOWN_HOSTS_ENV, ClientKeys, SSHServer
 from servers.wandb_server import WandbStandIn
 from support.github_cycle import ShiftedClock, comments_on, dashboards, pull_request, replies, verdicts
+from support.wandb_home import isolated_wandb
 from training_check.action import run_action
 from training_check.cron import current_cron, minute_offset
-from training_check.sources.wandb_sdk import bound_sdk_retries
 
 WANDB_KEY = "local-" + "E2e0nly" * 6
 
 
 @pytest.fixture(autouse=True)
 def wandb_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    root = tmp_path_factory.mktemp("wandb-home")
-    wandb.teardown()
-    bound_sdk_retries.cache_clear()
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("DIR", "CONFIG_DIR", "CACHE_DIR", "DATA_DIR"):
-            patch.setenv(f"WANDB_{name}", str(root / name.lower()))
-        patch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    """Every W&B directory of this process in a temporary one, no helper left behind."""
+    with isolated_wandb(tmp_path_factory.mktemp("wandb-home")):
         yield
-        wandb.teardown()
 
 
 def start_trainer(folder: Path, mode: str) -> subprocess.Popen[bytes]:

@@ -15,15 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import wandb
 
 from servers.sshd import ClientKeys, SSHServer
 from servers.wandb_server import Close, Status, WandbStandIn
+from support.wandb_home import isolated_wandb
 from training_check.clock import SystemClock
 from training_check.config import ActionSettings, Config
 from training_check.cycle import run_cycle
 from training_check.model import StopOutcome, Verdict
-from training_check.sources.wandb_sdk import bound_sdk_retries
 from training_check.trackers import LocalTracker
 from training_check.transport.pool import TransportPool
 from training_check.wiring import build_parts
@@ -35,17 +34,8 @@ TRAINER = Path(__file__).parent / "support" / "wandb_trainer.py"
 @pytest.fixture(scope="module", autouse=True)
 def wandb_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every W&B directory of this process in a temporary one, no helper left behind."""
-    root = tmp_path_factory.mktemp("wandb-home")
-    wandb.teardown()
-    bound_sdk_retries.cache_clear()
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("DIR", "CONFIG_DIR", "CACHE_DIR", "DATA_DIR", "ARTIFACT_DIR"):
-            patch.setenv(f"WANDB_{name}", str(root / name.lower()))
-        patch.setenv("WANDB_SILENT", "true")
-        patch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with isolated_wandb(tmp_path_factory.mktemp("wandb-home")):
         yield
-        wandb.teardown()
-        bound_sdk_retries.cache_clear()
 
 
 @pytest.fixture

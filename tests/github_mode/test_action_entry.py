@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from servers.github import ADMIN_TOKEN, BOT_TOKEN, DEFAULT_REPO, WORKFLOW, GitHubStandIn
-from support.github_cycle import comments_on, diverged, healthy, sleeper, tracking_issue, write_log
+from support.github_cycle import comments_on, tracking_issue
+from support.runs import diverged, healthy, sleeper, write_log
 from training_check.cron import current_cron, minute_offset
 
 

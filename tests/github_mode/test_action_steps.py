@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from servers.github import BOT_TOKEN, DEFAULT_REPO, GitHubStandIn
-from support.github_cycle import diverged, sleeper, tracking_issue, write_log
+from support.github_cycle import tracking_issue
+from support.runs import diverged, sleeper, write_log
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPRESSION = re.compile(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}")

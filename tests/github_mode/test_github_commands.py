@@ -21,20 +21,17 @@ from support.github_cycle import (
     ShiftedClock,
     cycle,
     dashboards,
-    diverged,
     event_for,
     github_parts,
     github_tracker,
-    healthy,
     pull_request,
     reactions,
     replies,
     requests_made,
-    sleeper,
     tracking_issue,
     verdicts,
-    write_log,
 )
+from support.runs import diverged, healthy, sleeper, write_log
 from training_check.cycle import run_cycle
 from training_check.model import StopOutcome
 from training_check.trackers.github_inbox import GitHubInbox

@@ -17,17 +17,13 @@ from support.github_cycle import (
     comments_on,
     cycle,
     dashboards,
-    diverged,
-    flat,
-    healthy,
     pull_request,
     requests_made,
-    sleeper,
     tracking_issue,
     verdicts,
     watch_body,
-    write_log,
 )
+from support.runs import diverged, flat, healthy, sleeper, write_log
 from training_check.model import StopOutcome, Verdict
 from training_check.report.render import GITHUB_COMMENT_LIMIT
 from training_check.state import extract_state, state_from_json

@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-import wandb
 
 from servers.wandb_server import Close, Slow, Status, WandbStandIn
+from support.wandb_home import isolated_wandb
 from training_check.sources.errors import SourceError
 from training_check.sources.interface import Cursor, Fetched, RunState, SourceUnreachable
 from training_check.sources.names import detect_names
 from training_check.sources.wandb_api import WandbApiSource, key_groups, parse_time
 from training_check.sources.wandb_evidence import STOP_TAG, save_stop_evidence
-from training_check.sources.wandb_sdk import api_factory, bound_sdk_retries
+from training_check.sources.wandb_sdk import api_factory
 
 KEY = "local-" + "Sx3cret" * 6  # shaped like a real key (40+ characters), never to be shown
 PATH = "team/proj/abc123"
@@ -33,19 +33,8 @@ HISTORY_OPERATIONS = {"RunHistoryKeys", "RunParquetHistory", "SampledHistoryPage
 @pytest.fixture(scope="module", autouse=True)
 def wandb_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every W&B directory in a temporary one, no key or server from outside, no helper left."""
-    root = tmp_path_factory.mktemp("wandb")
-    wandb.teardown()  # a helper started elsewhere would not see these settings
-    bound_sdk_retries.cache_clear()
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("DIR", "CONFIG_DIR", "CACHE_DIR", "DATA_DIR", "ARTIFACT_DIR"):
-            patch.setenv(f"WANDB_{name}", str(root / name.lower()))
-        patch.setenv("WANDB_SILENT", "true")
-        patch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        for name in ("API_KEY", "BASE_URL", "ENTITY", "PROJECT", "MODE", "DEBUG", "HTTP_TIMEOUT"):
-            patch.delenv(f"WANDB_{name}", raising=False)
+    with isolated_wandb(tmp_path_factory.mktemp("wandb")) as root:
         yield root
-        wandb.teardown()
-        bound_sdk_retries.cache_clear()
 
 
 @pytest.fixture

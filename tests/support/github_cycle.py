@@ -4,12 +4,7 @@ a clock that can jump ahead, and looks at what the stand-in holds.
 
 from __future__ import annotations
 
-import json
-import math
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from servers.github import BOT_TOKEN, DEFAULT_REPO, GitHubStandIn
@@ -25,7 +20,6 @@ from training_check.transport import LocalTransport, Transport
 LABEL = "training-check"
 FAST = RetryPolicy(retries=3, backoff=0.0, max_wait=2.0, total_wait=5.0)  # tiny waits for tests
 LOCAL = LocalTransport()
-SLEEPER = Path(__file__).resolve().parent / "trainer_sleeper.py"
 
 
 def local(host: str | None) -> Transport:
@@ -135,37 +129,3 @@ def requests_made(api: GitHubStandIn) -> list[str]:
     """The requests since the last `clear_requests`, as `METHOD path` lines."""
     with api.lock:
         return [f"{r.method} {r.path}" for r in api.requests]
-
-
-# ---- runs -------------------------------------------------------------------------------
-
-
-def write_log(path: Path, losses: list[float]) -> Path:
-    """A static JSONL history (NaN allowed)."""
-    with path.open("w") as f:
-        for step, loss in enumerate(losses):
-            f.write(json.dumps({"_step": step, "train/loss": loss}) + "\n")
-    return path
-
-
-def healthy(n: int = 2000) -> list[float]:
-    return [2.0 * math.exp(-s / 300) + 0.3 + 0.01 * math.sin(s * 1.7) for s in range(n)]
-
-
-def flat(n: int = 3000) -> list[float]:
-    return [2.3 + 0.01 * math.sin(s * 1.7) for s in range(n)]
-
-
-def diverged(n: int = 500) -> list[float]:
-    return [*healthy(n), math.nan, math.nan]
-
-
-def sleeper(folder: Path) -> subprocess.Popen[bytes]:
-    """A real trainer stand-in that exits 0 on SIGINT (after creating `got_SIGINT`)."""
-    folder.mkdir(exist_ok=True)
-    process = subprocess.Popen([sys.executable, str(SLEEPER), str(folder)], start_new_session=True)
-    deadline = time.monotonic() + 10
-    while not (folder / "ready").exists():
-        assert time.monotonic() < deadline, "sleeper never became ready"
-        time.sleep(0.02)
-    return process
